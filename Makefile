@@ -1,0 +1,61 @@
+# Two entry points for a fresh Debian 12 machine (see README):
+#   make main   set up, build the default board's image and prove it
+#   make test   set up and run every test
+# Both install what they need, and only what is missing, so they are cheap to re-run.
+
+SHELL := /bin/bash
+BOARD ?= qemu-virt
+
+# Host packages, all from Debian's archive. armhf is never added to the host's
+# dpkg: mmdebstrap needs no host armhf, and a half-synced armhf index would make
+# every later apt-get update fail.
+APT_PACKAGES := make gcc libc6-dev bc flex bison libssl-dev libelf-dev cpio xz-utils lzma \
+	kmod ccache rsync git gcc-arm-linux-gnueabihf linux-source-6.1 u-boot-tools \
+	device-tree-compiler lxc
+
+.PHONY: all setup host-deps npm-deps build lint typecheck test test-unit test-e2e main clean
+
+all: build
+
+setup: host-deps npm-deps build
+
+host-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing host packages:" $$missing; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q || echo "warning: apt-get update reported errors; trying to install anyway"; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "host packages: all present"; fi
+
+# npm ci only when package-lock.json changed since the last install.
+node_modules/.kiln-installed: package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+npm-deps: node_modules/.kiln-installed
+
+build: npm-deps
+	npm run -s build
+
+lint: npm-deps
+	npx eslint .
+
+typecheck: npm-deps
+	npx tsc -p tsconfig.json --noEmit
+
+test: setup typecheck lint
+	npx vitest run
+
+test-unit: setup
+	npx vitest run test/unit
+
+test-e2e: setup
+	npx vitest run test/e2e
+
+main: setup
+	./bin/kiln.js config --board $(BOARD)
+	./bin/kiln.js check --config out/$(BOARD)/kernel/.config
+
+clean:
+	rm -rf dist out

@@ -1,0 +1,110 @@
+/**
+ * Every external command goes through here: fixed locale, stdin closed unless
+ * given, output appended to the stage's log file, and one place that turns a
+ * failure into a message with the log's last lines.
+ */
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { access, constants } from "node:fs/promises";
+import { delimiter, dirname, join } from "node:path";
+import { execa } from "execa";
+import { CommandError, MissingToolError } from "./errors.js";
+
+export class StageLog {
+  constructor(readonly file: string) {
+    mkdirSync(dirname(file), { recursive: true });
+  }
+
+  /** Start a fresh log for a new run of the stage. */
+  reset(): this {
+    writeFileSync(this.file, "");
+    return this;
+  }
+
+  write(text: string): void {
+    appendFileSync(this.file, text.endsWith("\n") ? text : `${text}\n`);
+  }
+
+  tail(lines = 20): string[] {
+    let text = "";
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch {
+      return [];
+    }
+    return text.trimEnd().split("\n").slice(-lines);
+  }
+}
+
+export interface RunOptions {
+  log: StageLog;
+  cwd?: string;
+  env?: Record<string, string>;
+  input?: string;
+  /** Short description for the error message, e.g. "olddefconfig". */
+  what?: string;
+  hint?: string;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  stdout: string;
+  exitCode: number;
+}
+
+export const FIXED_ENV = { LC_ALL: "C", LANG: "C" } as const;
+
+export async function run(cmd: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  const { log } = opts;
+  log.write(`$ ${[cmd, ...args].map(shellQuote).join(" ")}${opts.cwd ? `    (in ${opts.cwd})` : ""}`);
+  const child = execa(cmd, args, {
+    cwd: opts.cwd,
+    env: { ...FIXED_ENV, ...opts.env },
+    input: opts.input,
+    stdin: opts.input === undefined ? "ignore" : "pipe",
+    all: true,
+    reject: false,
+    cancelSignal: opts.signal,
+    stripFinalNewline: false,
+  });
+  child.all?.on("data", (chunk: Buffer) => log.write(chunk.toString()));
+  const result = await child;
+  if (result.failed) {
+    const reason = result.isCanceled
+      ? "was interrupted"
+      : result.code === "ENOENT"
+        ? "could not be started (not installed?)"
+        : `exited with code ${String(result.exitCode)}`;
+    log.write(`# ${cmd} ${reason}`);
+    throw new CommandError(`${opts.what ?? cmd} failed: ${cmd} ${reason}`, {
+      tail: log.tail(),
+      logFile: log.file,
+      hint: opts.hint ?? `the full output is in ${log.file}`,
+    });
+  }
+  return { stdout: typeof result.stdout === "string" ? result.stdout : "", exitCode: result.exitCode ?? 0 };
+}
+
+export function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+export async function findOnPath(tool: string): Promise<string | undefined> {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, tool);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/** Check a prerequisite before any work starts, naming the package that provides it. */
+export async function requireTool(tool: string, aptPackage: string, why: string): Promise<string> {
+  const found = await findOnPath(tool);
+  if (!found) throw new MissingToolError(tool, aptPackage, why);
+  return found;
+}

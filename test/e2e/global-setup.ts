@@ -1,0 +1,22 @@
+/**
+ * Runs once before all tests: builds the CLI that end-to-end tests spawn, and
+ * unpacks Debian's kernel tree into kiln's cache (a no-op when already there),
+ * so that every test reads the same real tree.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { StageLog } from "../../src/exec.js";
+import { prepareKernelSource } from "../../src/kernel/source.js";
+
+export default async function setup(): Promise<void> {
+  const root = join(import.meta.dirname, "..", "..");
+  await execa("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
+  const work = mkdtempSync(join(tmpdir(), "kiln-test-"));
+  const log = new StageLog(join(work, "setup.log"));
+  const tree = await prepareKernelSource("/usr/src/linux-source-6.1.tar.xz", { arch: "arm", log, debianPackage: "linux-source-6.1" });
+  process.env.KILN_KERNEL_TREE = tree.dir;
+  process.env.KILN_KERNEL_VERSION = tree.version;
+  process.env.KILN_TEST_WORK = work;
+}

@@ -1,0 +1,301 @@
+import { describe, it, expect, beforeAll } from "vitest";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { evalExpr, formatExpr, satisfyingAssignments, symbolsOf } from "../../src/kconfig/expr.js";
+import { allSymbolNames, readKconfigTree, type KconfigTree, type SymbolDefinition } from "../../src/kconfig/tree.js";
+
+function fixture(files: Record<string, string>): string {
+  const root = mkdtempSync(path.join(tmpdir(), "kiln-kconfig-"));
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    writeFileSync(path.join(root, rel), text);
+  }
+  return root;
+}
+
+function only(tree: KconfigTree, name: string): SymbolDefinition {
+  const defs = tree.symbols.get(name);
+  if (defs?.length !== 1) throw new Error(`expected one definition of ${name}, got ${defs?.length ?? 0}`);
+  return defs[0] as SymbolDefinition;
+}
+
+const deps = (tree: KconfigTree, name: string): string | undefined => {
+  const d = only(tree, name).dependsOn;
+  return d && formatExpr(d);
+};
+
+const ARM = { ARCH: "arm", SRCARCH: "arm" };
+
+describe("readKconfigTree on small trees", () => {
+  it("ANDs nested if blocks, menu dependencies and own depends on", async () => {
+    const root = fixture({
+      Kconfig: `mainmenu "Test $(ARCH)"
+config A
+	bool "A"
+if A
+menu "Stuff"
+	depends on B
+	visible if C
+
+if D
+config E
+	tristate "E" if F
+	depends on G
+	depends on H || I
+endif # D
+
+config J
+	bool
+endmenu
+endif
+config K
+	def_bool y if A
+`,
+    });
+    const tree = await readKconfigTree(root, ARM);
+    expect(deps(tree, "E")).toBe("A && B && D && G && (H || I)");
+    expect(formatExpr(only(tree, "E").promptIf ?? { kind: "const", value: "y" })).toBe("C && F");
+    expect(only(tree, "E").type).toBe("tristate");
+    expect(deps(tree, "J")).toBe("A && B");
+    expect(only(tree, "J").hasPrompt).toBe(false);
+    expect(deps(tree, "K")).toBeUndefined();
+    expect(only(tree, "K").type).toBe("bool");
+    expect(only(tree, "K").defaults.map((d) => [formatExpr(d.value), d.cond && formatExpr(d.cond)])).toEqual([
+      ["y", "A"],
+    ]);
+    expect(tree.warnings).toEqual([]);
+  });
+
+  it("records choices, selects, implies and defaults", async () => {
+    const root = fixture({
+      Kconfig: `choice
+	prompt "Flavour"
+	depends on X
+	default SWEET
+
+config SWEET
+	bool "Sweet"
+	select SUGAR if !DIET
+	imply FRUIT
+
+config SOUR
+	bool "Sour"
+	select SUGAR
+endchoice
+
+choice NAMED
+	bool "Named"
+config ONE
+	bool "one"
+endchoice
+
+config SUGAR
+	bool
+	default "7" if Z
+	default m
+`,
+    });
+    const tree = await readKconfigTree(root, ARM);
+    const sweet = only(tree, "SWEET");
+    expect(sweet.choice).toEqual({ id: "Kconfig:1", prompt: "Flavour" });
+    expect(sweet.dependsOn).toEqual({ kind: "sym", name: "X" });
+    expect(only(tree, "ONE").choice).toEqual({ id: "NAMED", prompt: "Named" });
+    expect(only(tree, "SUGAR").choice).toBeUndefined();
+    expect(sweet.selects.map((s) => [s.target, s.cond && formatExpr(s.cond)])).toEqual([["SUGAR", "!DIET"]]);
+    expect(sweet.implies).toEqual([{ target: "FRUIT", cond: undefined }]);
+    expect(tree.selectedBy.get("SUGAR")?.map((s) => [s.by, s.line])).toEqual([
+      ["SWEET", 8],
+      ["SOUR", 13],
+    ]);
+    expect(tree.impliedBy.get("FRUIT")?.[0]?.by).toBe("SWEET");
+    expect(only(tree, "SUGAR").defaults.map((d) => formatExpr(d.value))).toEqual(["7", "m"]);
+    expect(only(tree, "SOUR").line).toBe(11);
+  });
+
+  it("skips help text by indentation, including lines that look like statements", async () => {
+    const root = fixture({
+      Kconfig: `config A
+	bool "A"
+	help
+	  Say Y here.
+
+	    config NOT_A_SYMBOL
+	  if FOO
+	  endif
+
+	---help---
+config B
+	tristate "B"
+	---help---
+	  More text \\
+	  config ALSO_NOT
+          config STILL_HELP_TEN_SPACES
+   config C
+	bool "C"
+	help
+config D
+	bool
+`,
+    });
+    const tree = await readKconfigTree(root, ARM);
+    expect(allSymbolNames(tree)).toEqual(["A", "B", "C", "D"]);
+    expect(only(tree, "C").hasPrompt).toBe(true);
+    expect(tree.warnings).toEqual([]);
+  });
+
+  it("joins continued lines and keeps macro calls opaque", async () => {
+    const root = fixture({
+      Kconfig: `cc-name := gcc
+quote := "
+answer = y
+config A
+	def_bool $(success,test "$(cc-name)" = gcc) && \\
+		B
+config C
+	bool
+	default $(answer)
+	default "$(cc-name)"
+config D
+	int
+	default 0x10
+`,
+    });
+    const tree = await readKconfigTree(root, ARM);
+    const a = only(tree, "A").defaults[0]?.value;
+    expect(a && formatExpr(a)).toBe(`$(success,test "$(cc-name)" = gcc) && B`);
+    expect(only(tree, "C").defaults.map((d) => d.value)).toEqual([
+      { kind: "const", value: "y" },
+      { kind: "const", value: "gcc" },
+    ]);
+    expect(only(tree, "D").type).toBe("int");
+  });
+
+  it("follows 3.0-style env sources, rsource, osource and globs", async () => {
+    const root = fixture({
+      Kconfig: `mainmenu "Linux/$ARCH $KERNELVERSION Kernel Configuration"
+
+config SRCARCH
+	string
+	option env="SRCARCH"
+
+source "arch/$SRCARCH/Kconfig"
+source "drivers/Kconfig"
+osource "missing/Kconfig"
+source "also-missing/Kconfig"
+source "fs/*/Kconfig"
+`,
+      "arch/arm/Kconfig": `config ARM
+	bool
+	default y
+	select HAVE_THING
+config OLD
+	boolean "old spelling"
+	option modules
+`,
+      "arch/x86/Kconfig": "config X86\n\tbool\n",
+      "drivers/Kconfig": `menu "Drivers"
+rsource "net/Kconfig"
+orsource "nope/Kconfig"
+endmenu
+`,
+      "drivers/net/Kconfig": "config NETDEV\n\ttristate \"net\"\n\tdepends on ARM\n",
+      "fs/ext4/Kconfig": "config EXT4\n\ttristate \"ext4\"\n",
+      "fs/btrfs/Kconfig": "config BTRFS\n\ttristate \"btrfs\"\n",
+    });
+    const tree = await readKconfigTree(root, ARM);
+    expect(allSymbolNames(tree)).toEqual(["ARM", "BTRFS", "EXT4", "NETDEV", "OLD", "SRCARCH"]);
+    expect(only(tree, "OLD").type).toBe("bool");
+    expect(only(tree, "NETDEV").file).toBe("drivers/net/Kconfig");
+    expect(tree.selectedBy.get("HAVE_THING")?.[0]).toMatchObject({ by: "ARM", file: "arch/arm/Kconfig", line: 4 });
+    expect(tree.warnings).toEqual(['Kconfig:10: cannot source "also-missing/Kconfig": file not found']);
+  });
+
+  it("reports unbalanced blocks and bad expressions as warnings", async () => {
+    const root = fixture({
+      Kconfig: `source "sub/Kconfig"
+config A
+	bool "a"
+	depends on (B
+endif
+`,
+      "sub/Kconfig": "if X\nconfig IN_X\n\tbool\n",
+    });
+    const tree = await readKconfigTree(root, ARM);
+    expect(deps(tree, "IN_X")).toBe("X");
+    expect(deps(tree, "A")).toBeUndefined();
+    expect(tree.warnings).toHaveLength(3);
+    expect(tree.warnings.join("\n")).toMatch(/sub\/Kconfig: 1 unclosed/);
+    expect(tree.warnings.join("\n")).toMatch(/Kconfig:4: .*expected '\)'/);
+    expect(tree.warnings.join("\n")).toMatch(/Kconfig:5: endif without matching if/);
+  });
+
+  it("rejects a directory without a Kconfig", async () => {
+    await expect(readKconfigTree(fixture({ README: "" }), ARM)).rejects.toThrow(/no top-level Kconfig/);
+  });
+});
+
+describe("readKconfigTree on the Debian linux 6.1 tree (ARCH=arm)", () => {
+  const root = process.env.KILN_KERNEL_TREE ?? "/tmp/linux-source-6.1";
+  let tree: KconfigTree;
+
+  beforeAll(async () => {
+    if (!existsSync(path.join(root, "Kconfig"))) {
+      throw new Error(`kernel tree not found at ${root}: unpack linux-source-6.1 there or set KILN_KERNEL_TREE`);
+    }
+    const start = performance.now();
+    tree = await readKconfigTree(root, ARM);
+    // The brief allows 3 s; leave room for slow CI machines without hiding a regression.
+    expect(performance.now() - start).toBeLessThan(3000);
+  });
+
+  it("reads the whole tree without warnings", () => {
+    expect(tree.warnings).toEqual([]);
+    expect(tree.symbols.size).toBeGreaterThan(10000);
+  });
+
+  it("combines enclosing if blocks with own depends on (net/sched/Kconfig)", () => {
+    const def = only(tree, "NET_CLS_CGROUP");
+    expect(def.file).toBe("net/sched/Kconfig");
+    expect(def.type).toBe("tristate");
+    expect(def.hasPrompt).toBe(true);
+    const dep = def.dependsOn;
+    if (!dep) throw new Error("NET_CLS_CGROUP has no dependencies");
+    expect(symbolsOf(dep)).toEqual(expect.arrayContaining(["NET", "NET_SCHED", "CGROUPS"]));
+    const value = (name: string): string | undefined => ({ NET: "y", CGROUPS: "y" })[name];
+    expect(evalExpr(dep, value)).toBe(0);
+    expect(satisfyingAssignments(dep, value, 2)).toEqual([{ name: "NET_SCHED", value: "y" }]);
+    expect(formatExpr(dep, value)).toBe("NET [=y] && NET_SCHED [=n] && CGROUPS [=y]");
+  });
+
+  it("knows which cgroup symbols exist in 6.1", () => {
+    expect(tree.symbols.has("MEMCG_SWAP")).toBe(false);
+    expect(tree.symbols.has("MEMCG")).toBe(true);
+    expect(only(tree, "BLK_CGROUP").type).toBe("bool");
+    expect(only(tree, "ARM_APPENDED_DTB").file).toBe("arch/arm/Kconfig");
+  });
+
+  it("reads init/Kconfig dependencies", () => {
+    expect(deps(tree, "IPC_NS")).toBe("NAMESPACES && (SYSVIPC || POSIX_MQUEUE)");
+    expect(symbolsOf(only(tree, "CGROUP_PERF").dependsOn ?? { kind: "const", value: "y" })).toContain("PERF_EVENTS");
+  });
+
+  it("marks choice members", () => {
+    const preempt = only(tree, "PREEMPT");
+    expect(preempt.file).toBe("kernel/Kconfig.preempt");
+    expect(preempt.choice?.prompt).toBe("Preemption Model");
+    expect(only(tree, "PREEMPT_NONE").choice?.id).toBe(preempt.choice?.id);
+    expect(only(tree, "PREEMPT_DYNAMIC").choice).toBeUndefined();
+  });
+
+  it("records reverse selects", () => {
+    const bySched = tree.selectedBy.get("NET_SCH_FIFO")?.map((s) => s.by) ?? [];
+    expect(bySched).toContain("NET_SCHED");
+  });
+
+  it("keeps compiler-probing macros opaque", () => {
+    const ccIsGcc = only(tree, "CC_IS_GCC").defaults[0]?.value;
+    expect(ccIsGcc?.kind).toBe("const");
+    expect(ccIsGcc && formatExpr(ccIsGcc)).toMatch(/^\$\(success,/);
+  });
+});
