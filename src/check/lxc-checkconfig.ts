@@ -41,7 +41,10 @@ export const HOST_DECIDED_LABELS: readonly string[] = [
 const ESC = String.fromCharCode(27);
 const ANSI = new RegExp(`${ESC}\\[[0-9;?]*[A-Za-z]`, "g");
 // dash: "/usr/bin/lxc-checkconfig: 64: lsmod: not found"; bash: "...: line 64: lsmod: command not found".
-const LSMOD_NOISE = /(?:\S+:\s+(?:line\s+)?\d+:\s+)?lsmod:\s+(?:command\s+)?not found/g;
+// It is glued to the status word before it ("enabled/usr/bin/..."), so the
+// prefix must start at the script's path, not at the first non-blank.
+const LSMOD_NOISE =
+  /(?:(?:\/[^:\s]*|\b(?:sh|dash|bash|ash|busybox|lxc-checkconfig)):\s+(?:line\s+)?\d+:\s+)?lsmod:\s+(?:command\s+)?not found/g;
 // is_probed's suffix after "enabled": whether the module is loaded on the host.
 const PROBE_NOISE = /,\s*(?:not\s+)?loaded\b/g;
 const LINE = /^([^:]+?)\s*:\s*(.*)$/;

@@ -207,7 +207,7 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
     need: "optional",
     anyOf: [["CGROUP_FREEZER"]],
     since: "5.2",
-    why: "only cgroup v1 hierarchies lack a freezer (cgroup v2 freezes with cgroup.freeze since 5.2)",
+    why: "lxc-freeze fails on a cgroup v1 hierarchy (cgroup v2 freezes with cgroup.freeze, built in since 5.2)",
   },
   {
     id: "cgroup-device", // seed: lxc.cgroup.devices.allow for ppp, fuse, loop0, tun

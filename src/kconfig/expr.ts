@@ -18,9 +18,11 @@ export type Token =
   | { kind: "string"; text: string }
   | { kind: "op"; text: string };
 
-/** [A-Za-z0-9_-] as in lexer.l, plus `$` for macro references. */
+/** [A-Za-z0-9_-] as in lexer.l, `$` for macro references, and `/` `.` for 3.0-era unquoted source paths. */
 function isWordChar(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45 || c === 36;
+  return (
+    (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45 || c === 36 || c === 46 || c === 47
+  );
 }
 const OPERATORS = ["||", "&&", "!=", "<=", ">=", ":=", "+=", "=", "<", ">", "!", "(", ")"];
 

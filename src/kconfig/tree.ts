@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { InputError } from "../errors.js";
 import { and, parseExprTokens, tokenize, type Expr, type Token } from "./expr.js";
@@ -83,11 +83,14 @@ class Reader {
   private readonly blocks: Block[] = [];
   private entry: Entry = { kind: "other" };
   private readonly macros = new Map<string, Macro>();
+  private readonly env: Map<string, string>;
 
   constructor(
     private readonly root: string,
-    private readonly env: Record<string, string>,
-  ) {}
+    env: Record<string, string>,
+  ) {
+    this.env = new Map(Object.entries(env));
+  }
 
   /** Expands `$(var)` references; function calls like `$(cc-option,...)` stay as written. */
   private expandMacros(text: string, depth = 0): string {
@@ -118,14 +121,14 @@ class Reader {
       ? macro.recursive
         ? this.expandMacros(macro.value, depth + 1)
         : macro.value
-      : this.env[name];
+      : this.env.get(name);
     // A value still holding a function call cannot be computed here; the reference reads better.
     return value === undefined || value.includes("$(") ? ref : value;
   }
 
   /** 3.0-era trees write `$SRCARCH`; those come from the environment (`option env=`). */
   private expandEnvStyle(text: string): string {
-    return text.replace(/\$([A-Za-z0-9_]+)/g, (whole, name: string) => this.env[name] ?? whole);
+    return text.replace(/\$([A-Za-z0-9_]+)/g, (whole, name: string) => this.env.get(name) ?? whole);
   }
 
   private expandTokens(tokens: Token[]): Token[] {
@@ -171,9 +174,9 @@ class Reader {
       }
     }
     this.closeEntry();
-    if (this.blocks.length !== depth) {
+    if (this.blocks.length > depth) {
       this.tree.warnings.push(`${rel}: ${this.blocks.length - depth} unclosed if/menu/choice block(s) at end of file`);
-      this.blocks.length = Math.min(depth, this.blocks.length);
+      this.blocks.length = depth;
     }
   }
 
@@ -192,6 +195,8 @@ class Reader {
     const head = tokens[0] as Token;
     const word = head.kind === "word" ? head.text : "";
     const arg = tokens[1];
+    // parser.y takes a bare word wherever it takes a quoted prompt or path.
+    const text = arg && arg.kind !== "op" && !(arg.kind === "word" && arg.text === "if") ? arg.text : undefined;
     const expr = (from: number): Expr => {
       const { expr: e, pos } = parseExprTokens(tokens, from);
       const extra = tokens[pos];
@@ -258,10 +263,10 @@ class Reader {
       case "rsource":
       case "orsource": {
         this.closeEntry();
-        if (arg?.kind !== "string") throw new Error(`${word} without a quoted path`);
+        if (text === undefined) throw new Error(`${word} without a path`);
         const relative = word === "rsource" || word === "orsource";
         const optional = word === "osource" || word === "orsource";
-        const target = this.expandEnvStyle(arg.text);
+        const target = this.expandEnvStyle(text);
         this.source(relative ? path.posix.join(path.posix.dirname(file), target) : target, optional, file, line);
         return;
       }
@@ -276,8 +281,8 @@ class Reader {
     if (type !== undefined) {
       if (word.startsWith("def_")) {
         def?.defaults.push(exprIf(1));
-      } else if (arg?.kind === "string") {
-        this.setPrompt(arg.text, optionalIf(2));
+      } else if (text !== undefined) {
+        this.setPrompt(text, optionalIf(2));
       }
       if (def) def.type = type;
       if (block?.choice) block.choice.type = type;
@@ -285,10 +290,12 @@ class Reader {
     }
     switch (word) {
       case "prompt":
-        if (arg?.kind !== "string") throw new Error("prompt without a quoted text");
-        this.setPrompt(arg.text, optionalIf(2));
+        if (text === undefined) throw new Error("prompt without a text");
+        this.setPrompt(text, optionalIf(2));
         return;
-      case "depends": {
+      case "depends":
+      case "requires": {
+        // `requires` is the 2.6-era spelling of `depends on`.
         const on = arg?.kind === "word" && arg.text === "on" ? 2 : 1;
         const dep = expr(on);
         if (entry.kind === "config") entry.ownDeps = and(entry.ownDeps, dep);
@@ -302,12 +309,14 @@ class Reader {
         def?.defaults.push(exprIf(1));
         return;
       case "select":
+      case "enable": // 2.6-era spelling of select
       case "imply": {
         if (!def) return;
         if (arg?.kind !== "word") throw new Error(`${word} without a symbol name`);
         const cond = optionalIf(2);
-        (word === "select" ? def.selects : def.implies).push({ target: arg.text, cond });
-        const reverse = word === "select" ? this.tree.selectedBy : this.tree.impliedBy;
+        const selects = word !== "imply";
+        (selects ? def.selects : def.implies).push({ target: arg.text, cond });
+        const reverse = selects ? this.tree.selectedBy : this.tree.impliedBy;
         push(reverse, arg.text, { by: def.name, cond, file, line });
         return;
       }
@@ -368,17 +377,12 @@ class Reader {
   }
 
   private source(target: string, optional: boolean, from: string, line: number): void {
-    const matches = target.includes("*") || target.includes("?") ? glob(this.root, target) : [target];
-    let found = false;
-    for (const rel of matches) {
-      try {
-        this.readFile(rel);
-        found = true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      }
+    try {
+      this.readFile(target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      if (!optional) this.tree.warnings.push(`${from}:${line}: cannot source "${target}": file not found`);
     }
-    if (!found && !optional) this.tree.warnings.push(`${from}:${line}: cannot source "${target}": file not found`);
   }
 }
 
@@ -411,30 +415,6 @@ function skipHelp(lines: string[], start: number): number {
     if (first === 0) first = ts;
   }
   return i;
-}
-
-function glob(root: string, pattern: string): string[] {
-  const toRegExp = (seg: string): RegExp =>
-    new RegExp(`^${seg.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
-  let paths = [""];
-  for (const seg of pattern.split("/").filter((s) => s !== "")) {
-    if (!seg.includes("*") && !seg.includes("?")) {
-      paths = paths.map((p) => path.posix.join(p, seg));
-      continue;
-    }
-    const re = toRegExp(seg);
-    paths = paths.flatMap((p) => {
-      try {
-        return readdirSync(path.join(root, p))
-          .filter((name) => re.test(name))
-          .sort()
-          .map((name) => path.posix.join(p, name));
-      } catch {
-        return [];
-      }
-    });
-  }
-  return paths;
 }
 
 /** Reads `<root>/Kconfig` and everything it sources, as `make ARCH=... config` would see it. */
