@@ -87,8 +87,10 @@ export async function loadFragment(ref: FragmentRef, ctx: RenderContext): Promis
   const rendered = renderFragment(source, ref.file, ctx);
   const requests: Request[] = [];
   for (const raw of rendered.split("\n")) {
+    // eslint-disable-next-line no-control-regex -- the line tags are control characters on purpose
     const tag = /\u0001(\d+)\u0002/.exec(raw);
     const lineNo = tag ? Number(tag[1]) : 0;
+    // eslint-disable-next-line no-control-regex -- see above
     let line = raw.replace(/\u0001\d+\u0002/g, "");
     const optional = !line.trimStart().startsWith("#") && OPTIONAL.test(line);
     if (optional) line = line.replace(OPTIONAL, "");
