@@ -20,7 +20,11 @@ program
     `
 Pipeline (each stage is also a command):
   kiln config  --board B      defconfig + container fragments -> audited .config
+  kiln kernel  --board B      cross-build zImage, modules, DTB
+  kiln image   --board B      pack and verify the U-Boot uImage
+  kiln build   --board B      all of the above, skipping what is up to date
   kiln check   --config PATH  container readiness of a .config (offline)
+  kiln inspect FILE           read and verify a uImage header
 
 Boards live in board/<name>/, fragments in kconfig/<name>.config.
 Caches: $KILN_CACHE_DIR (default ~/.cache/kiln). Output: ./out/<board> (or --out).`,
@@ -74,6 +78,62 @@ Example:
   .action(async (opts) => {
     const { checkCommand } = await import("./commands/check.js");
     await checkCommand(opts);
+  });
+
+function buildFlags(cmd: Command): Command {
+  return cmd
+    .requiredOption("-b, --board <name>", "board from board/<name>/ (see `kiln boards`)")
+    .option("-f, --fragment <name-or-file...>", "extra kernel fragment (repeatable)", [])
+    .option("--kernel-src <dir-or-tarball>", "kernel tree or tarball (default: the board's Debian linux-source tarball)")
+    .option("-o, --out <dir>", "output directory (default: ./out/<board>)")
+    .option("--allow-missing", "accept a config whose audit found missing options", false)
+    .option("--force <stage...>", "re-run these stages even when their inputs did not change (config, kernel, image)", [])
+    .option("--json", "machine-readable summary on stdout", false);
+}
+
+buildFlags(program.command("kernel"))
+  .description("Cross-build the kernel the board needs (zImage, modules, DTB) out of tree from the configured .config")
+  .addHelpText("after", "\nNeeds the .config of `kiln config`; `kiln build` runs both.\nccache is used when installed (cache in $KILN_CACHE_DIR/ccache).")
+  .action(async (opts) => {
+    const { kernelCommand } = await import("./commands/build.js");
+    await kernelCommand(opts);
+  });
+
+buildFlags(program.command("image"))
+  .description("Pack the board's U-Boot uImage from the built kernel and a ramdisk, verify it, and check it fits the flash partition")
+  .option("--ramdisk <file>", "ramdisk to pack (default: the rootfs stage's output, else a modules-only initramfs)")
+  .action(async (opts) => {
+    const { imageCommand } = await import("./commands/image.js");
+    await imageCommand(opts);
+  });
+
+buildFlags(program.command("build"))
+  .description("Run the pipeline: config, kernel, image; each stage is skipped when its inputs did not change")
+  .option("--ramdisk <file>", "ramdisk to pack instead of the rootfs stage's output")
+  .addHelpText(
+    "after",
+    `
+Each stage records the inputs it was built from in out/<board>/stamps/; a second
+build with nothing changed runs no tool. The log of each stage says which input
+made it run. Outputs are reproducible (SOURCE_DATE_EPOCH, fixed build user and host).
+
+Examples:
+  kiln build --board openblocks-ax3
+  kiln build --board qemu-virt --force kernel`,
+  )
+  .action(async (opts) => {
+    const { buildCommand } = await import("./commands/build.js");
+    await buildCommand(opts);
+  });
+
+program
+  .command("inspect")
+  .description("Print and verify the header of any U-Boot legacy image (uImage): type, compression, addresses, parts, CRCs")
+  .argument("<file>", "the uImage")
+  .option("--json", "machine-readable output", false)
+  .action(async (file: string, opts: { json: boolean }) => {
+    const { inspectCommand } = await import("./commands/inspect.js");
+    await inspectCommand({ file, json: opts.json });
   });
 
 program

@@ -55,6 +55,14 @@ export const ImageSchema = z
     loadAddress: hexOrNumber.describe("load address (mkimage -a)"),
     entryAddress: hexOrNumber.describe("entry point (mkimage -e)"),
     dtbPart: z.boolean().default(false).describe("add the DTB as a third part (U-Boot without ATAGS, e.g. qemu_arm)"),
+    qemuDtb: z
+      .object({
+        machine: z.string().describe("qemu-system-<arch> -M value, e.g. virt,highmem=off"),
+        memory: z.string().describe("-m value; the DTB's memory node must match the machine QEMU runs"),
+      })
+      .strict()
+      .optional()
+      .describe("take the DTB from QEMU's own machine model (dumpdtb) instead of the kernel tree"),
   })
   .strict();
 

@@ -43,7 +43,10 @@ config MODULES
 \tbool "Enable loadable module support"
 \tmodules
 `,
-  "init/Kconfig": `config SYSVIPC
+  "init/Kconfig": `config EPOLL
+\tbool "Enable eventpoll support"
+\tdefault y
+config SYSVIPC
 \tbool "System V IPC"
 config POSIX_MQUEUE
 \tbool "POSIX Message Queues"
@@ -167,6 +170,8 @@ endif
   "net/Kconfig": `menuconfig NET
 \tbool "Networking support"
 if NET
+config UNIX
+\ttristate "Unix domain sockets"
 config BRIDGE
 \ttristate "802.1d Ethernet Bridging"
 config VLAN_8021Q

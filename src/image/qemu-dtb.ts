@@ -1,0 +1,12 @@
+/**
+ * QEMU describes its virt machine itself: the DTB that U-Boot hands to Linux
+ * must be the one QEMU dumps with exactly the machine options it runs with.
+ */
+import { requireTool, run, type StageLog } from "../exec.js";
+
+export async function dumpQemuDtb(arch: string, opts: { machine: string; memory: string }, out: string, log: StageLog): Promise<string> {
+  const qemu = `qemu-system-${arch}`;
+  await requireTool(qemu, "qemu-system-arm", "the qemu board's device tree comes from QEMU's machine model");
+  await run(qemu, ["-M", `${opts.machine},dumpdtb=${out}`, "-m", opts.memory, "-nographic", "-nodefaults"], { log, what: "qemu dumpdtb" });
+  return out;
+}

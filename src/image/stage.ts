@@ -1,0 +1,172 @@
+/**
+ * The image stage: the file that goes into the board's flash, made as seed 004
+ * makes it by hand (gzip -9 zImage, lzma -3 ramdisk, mkimage -T multi), then
+ * read back and verified. An image that cannot fit the flash partition is
+ * refused before mkimage runs.
+ */
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import Handlebars from "handlebars";
+import type { Board } from "../board/schema.js";
+import { checkStamp, type Inputs, sha256File, writeStamp } from "../cache.js";
+import { CheckFailedError, InputError } from "../errors.js";
+import { requireTool, run, type StageLog } from "../exec.js";
+import { tempSibling, writeFileAtomic } from "../fsutil.js";
+import { toolVersion } from "../kernel/build.js";
+import { kernelPaths, type BuildOptions, type StageOutcome } from "../pipeline.js";
+import { parseUImage, verifyUImage } from "./uimage.js";
+import { buildModulesRamdisk } from "./ramdisk.js";
+
+export interface ImagePart {
+  role: "kernel" | "ramdisk" | "dtb";
+  file: string;
+  size: number;
+}
+
+/** Bytes a multi image takes: header, the size list with its 0 terminator, parts padded to 4. */
+export function multiImageSize(parts: readonly number[]): number {
+  return 64 + 4 * (parts.length + 1) + parts.reduce((sum, s) => sum + Math.ceil(s / 4) * 4, 0);
+}
+
+export function kib(n: number): string {
+  return `${n} bytes (${(n / 1024).toFixed(1)} KiB)`;
+}
+
+/** Refuse an image larger than the partition: by how much, and which part is the largest. */
+export function checkFits(board: Board, parts: readonly ImagePart[]): { total: number; limit: number | undefined } {
+  const total = board.image?.type === "kernel" ? 64 + (parts[0]?.size ?? 0) : multiImageSize(parts.map((p) => p.size));
+  const limit = board.flash?.maxImageSize;
+  if (limit !== undefined && total > limit) {
+    const largest = [...parts].sort((a, b) => b.size - a.size)[0] as ImagePart;
+    throw new CheckFailedError(
+      `the image would be ${kib(total)}, ${kib(total - limit)} more than the ${board.flash?.partition ?? "flash"} partition holds (${kib(limit)}); ` +
+        `the largest part is the ${largest.role} (${kib(largest.size)}, ${largest.file})`,
+      largest.role === "ramdisk" ? "make the ramdisk smaller (fewer packages, stronger compression)" : "make the kernel smaller (fewer built-in options, or modules)",
+    );
+  }
+  return { total, limit };
+}
+
+async function compress(kind: string, input: string, output: string, log: StageLog): Promise<void> {
+  if (kind === "none") {
+    await copyFile(input, output);
+    return;
+  }
+  const [cmd, args, pkg] =
+    kind === "gzip" ? ["gzip", ["-9n", "-c", input], "gzip"] : kind === "lzma" ? ["lzma", ["-3", "-c", input], "xz-utils"] : ["xz", ["--check=crc32", "-9", "-c", input], "xz-utils"];
+  await requireTool(cmd as string, pkg as string, `it compresses the ${kind} part of the image`);
+  const r = await import("execa").then(({ execa }) => execa(cmd as string, args as string[], { encoding: "buffer", stdin: "ignore", reject: false }));
+  if (r.failed) {
+    log.write(String(r.stderr));
+    throw new CheckFailedError(`${cmd} failed on ${input}`);
+  }
+  log.write(`$ ${cmd} ${(args as string[]).join(" ")} > ${output}`);
+  await writeFile(output, r.stdout as Uint8Array);
+}
+
+export interface ImageResult {
+  outcome: StageOutcome;
+  file: string;
+  manifest: string;
+}
+
+export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<ImageResult> {
+  const { board, outDir } = opts;
+  const img = board.image;
+  if (!img) throw new InputError(`board ${board.name} has no image settings`, `add an image: section to board/${board.name}/board.yaml`);
+  const file = join(outDir, img.output);
+  const manifestFile = join(outDir, "manifest.json");
+  const paths = kernelPaths(outDir);
+  if (!existsSync(paths.manifest)) throw new InputError(`no kernel build in ${outDir}`, `run \`kiln kernel --board ${board.name}\` or \`kiln build\` first`);
+  const art = JSON.parse(await readFile(paths.manifest, "utf8")) as { release: string; zImage: string; dtb?: string; modulesDir?: string; version: string; epoch: number };
+  await requireTool("mkimage", "u-boot-tools", "it writes the U-Boot image header");
+
+  const work = join(outDir, "image");
+  await mkdir(work, { recursive: true });
+  const ramdiskSrc = opts.ramdisk ?? (await buildModulesRamdisk(art.modulesDir, join(work, "ramdisk.cpio"), art.epoch, log));
+  const dtbFile = img.dtbPart || board.kernel.appendDtb ? await dtbFor(board, art.dtb, work, log) : undefined;
+
+  const inputs: Inputs = {
+    zImage: await sha256File(art.zImage),
+    dtb: dtbFile ? await sha256File(dtbFile) : "none",
+    ramdisk: await sha256File(ramdiskSrc),
+    "image settings": JSON.stringify(img),
+    "flash limit": String(board.flash?.maxImageSize ?? "unknown"),
+    mkimage: await toolVersion("mkimage", ["-V"]),
+  };
+  const fresh = await checkStamp(outDir, "image", inputs);
+  if (fresh.fresh && !opts.force.includes("image")) return { outcome: { stage: "image", ran: false, why: [] }, file, manifest: manifestFile };
+  log.write(`# image runs: ${fresh.why.join(", ")}`);
+
+  // Kernel part: zImage, with the DTB appended for boot loaders that pass ATAGS.
+  let kernelIn = art.zImage;
+  if (board.kernel.appendDtb && dtbFile) {
+    kernelIn = join(work, "zImage.dtb");
+    await writeFile(kernelIn, Buffer.concat([await readFile(art.zImage), await readFile(dtbFile)]));
+  }
+  const kernelPart = join(work, img.kernelCompression === "gzip" ? "kernel.gz" : "kernel.bin");
+  await compress(img.kernelCompression, kernelIn, kernelPart, log);
+  const ramdiskPart = join(work, `ramdisk.${img.ramdiskCompression === "none" ? "img" : img.ramdiskCompression}`);
+  await compress(img.ramdiskCompression, ramdiskSrc, ramdiskPart, log);
+
+  const parts: ImagePart[] = [
+    { role: "kernel", file: kernelPart, size: (await stat(kernelPart)).size },
+    ...(img.type === "multi" ? [{ role: "ramdisk" as const, file: ramdiskPart, size: (await stat(ramdiskPart)).size }] : []),
+    ...(img.dtbPart && dtbFile ? [{ role: "dtb" as const, file: dtbFile, size: (await stat(dtbFile)).size }] : []),
+  ];
+  const { total, limit } = checkFits(board, parts);
+
+  const name = Handlebars.compile(img.name, { strict: true, noEscape: true })({ release: art.release, board: board.name });
+  if (Buffer.byteLength(name) > 31) log.write(`# image name "${name}" is longer than 31 bytes: mkimage cuts it`);
+  const tmp = tempSibling(file);
+  try {
+    await run(
+      "mkimage",
+      [
+        "-A", board.arch, "-O", "linux", "-T", img.type, "-C", img.kernelCompression,
+        "-a", hex(img.loadAddress), "-e", hex(img.entryAddress), "-n", name,
+        "-d", parts.map((p) => p.file).join(":"), tmp,
+      ],
+      { log, env: { SOURCE_DATE_EPOCH: String(art.epoch) }, what: "mkimage" },
+    );
+    const header = parseUImage(await readFile(tmp));
+    const problems = verifyUImage(header);
+    if (problems.length > 0) throw new CheckFailedError(`mkimage wrote an image that does not verify: ${problems.join("; ")}`);
+    await rename(tmp, file);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+
+  const manifest = {
+    board: board.name,
+    image: { file, sha256: await sha256File(file), size: total, limit: limit ?? null, limitKnown: limit !== undefined, name },
+    kernel: { version: art.version, release: art.release, configSha256: await sha256File(join(paths.objDir, ".config")) },
+    sourceDateEpoch: art.epoch,
+    parts: await Promise.all(parts.map(async (p) => ({ role: p.role, file: p.file, size: p.size, sha256: await sha256File(p.file) }))),
+    tools: {
+      mkimage: inputs.mkimage,
+      compiler: await toolVersion(`${board.crossCompile}gcc`),
+      gzip: await toolVersion("gzip"),
+      lzma: await toolVersion("lzma"),
+    },
+    fragments: JSON.parse(await readFile(join(outDir, "kconfig", "audit.json"), "utf8").catch(() => '{"fragments":[]}')).fragments as unknown,
+  };
+  await writeFileAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeStamp(outDir, "image", inputs, [file, manifestFile]);
+  return { outcome: { stage: "image", ran: true, why: fresh.why }, file, manifest: manifestFile };
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+/** The DTB to pack: the kernel's own, or for qemu-virt the one QEMU generates for its machine. */
+async function dtbFor(board: Board, built: string | undefined, work: string, log: StageLog): Promise<string> {
+  if (built) return built;
+  if (board.image?.qemuDtb) {
+    const { dumpQemuDtb } = await import("./qemu-dtb.js");
+    return dumpQemuDtb(board.arch, board.image.qemuDtb, join(work, "qemu.dtb"), log);
+  }
+  throw new InputError(`board ${board.name} needs a DTB but the kernel stage built none`, `set kernel.dtb in board/${board.name}/board.yaml`);
+}
