@@ -11,7 +11,7 @@ BOARD ?= qemu-virt
 # every later apt-get update fail.
 APT_PACKAGES := make gcc libc6-dev bc flex bison libssl-dev libelf-dev cpio xz-utils lzma \
 	kmod ccache rsync git gcc-arm-linux-gnueabihf linux-source-6.1 u-boot-tools \
-	device-tree-compiler lxc
+	device-tree-compiler lxc qemu-system-arm ipxe-qemu u-boot-qemu
 
 .PHONY: all setup host-deps npm-deps build lint typecheck test test-unit test-e2e main clean
 

@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Board } from "./board/schema.js";
 import { checkStamp, type Inputs, sha256File, sha256Text, writeStamp } from "./cache.js";
 import { InputError } from "./errors.js";
@@ -38,6 +39,12 @@ export interface StageOutcome {
   why: string[];
 }
 
+/** The engine's own code is an input too: a changed stage re-runs even on unchanged data. */
+export async function engineHash(...modules: string[]): Promise<string> {
+  const hashes = await Promise.all(modules.map((m) => sha256File(fileURLToPath(new URL(m, import.meta.url)))));
+  return sha256Text(hashes.join(""));
+}
+
 async function fileHash(path: string | undefined): Promise<string> {
   return path && existsSync(path) ? sha256File(path) : "none";
 }
@@ -51,6 +58,7 @@ export async function configInputs(opts: BuildOptions): Promise<Inputs> {
     "board.yaml": await fileHash(join(opts.board.dir, "board.yaml")),
     "board kernel.config": await fileHash(opts.board.fragmentFile),
     "kconfig/renames.yaml": await fileHash(join(dataDir("kconfig"), "renames.yaml")),
+    engine: await engineHash("./kconfig/stage.js", "./kconfig/audit.js", "./kconfig/tree.js", "./kconfig/fragments.js"),
   };
   for (const name of [...opts.board.kernel.fragments, ...opts.extraFragments]) {
     const ref = await findFragment(name);
@@ -90,6 +98,7 @@ export async function runKernelStage(opts: BuildOptions, log: StageLog): Promise
     ".config": await sha256File(configPath),
     "kernel source": `${source.origin} ${source.version}`,
     targets: makeTargets(opts.board).join(" "),
+    engine: await engineHash("./kernel/build.js"),
     compiler: `${await toolVersion(`${opts.board.crossCompile}gcc`)} ${(await compilerArgs(opts.board)).join(" ")}`,
   };
   const fresh = await checkStamp(opts.outDir, "kernel", inputs);

@@ -67,7 +67,9 @@ export async function inspectCommand(opts: { file: string; json: boolean }): Pro
     const hint =
       err.kind === undefined || err.kind === "unknown"
         ? "kiln inspect reads legacy U-Boot images (made by mkimage -T kernel/multi/...)"
-        : `this file is ${describeKind(err.kind)}; wrap it with mkimage (or kiln's image step) before inspecting it`;
+        : err.kind === "dtb"
+          ? "if it is a FIT image, list it with `mkimage -l` or `dumpimage -l`; kiln inspect reads legacy uImages only"
+          : `this file is ${describeKind(err.kind)}; wrap it with mkimage (or kiln image) before inspecting it`;
     throw new InputError(`${path}: ${err.message}`, hint);
   }
 

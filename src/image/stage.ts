@@ -14,7 +14,7 @@ import { CheckFailedError, InputError } from "../errors.js";
 import { requireTool, run, type StageLog } from "../exec.js";
 import { tempSibling, writeFileAtomic } from "../fsutil.js";
 import { toolVersion } from "../kernel/build.js";
-import { kernelPaths, type BuildOptions, type StageOutcome } from "../pipeline.js";
+import { engineHash, kernelPaths, type BuildOptions, type StageOutcome } from "../pipeline.js";
 import { parseUImage, verifyUImage } from "./uimage.js";
 import { buildModulesRamdisk } from "./ramdisk.js";
 
@@ -94,6 +94,7 @@ export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<
     "image settings": JSON.stringify(img),
     "flash limit": String(board.flash?.maxImageSize ?? "unknown"),
     mkimage: await toolVersion("mkimage", ["-V"]),
+    engine: await engineHash("./image/stage.js", "./image/uimage.js", "./image/ramdisk.js"),
   };
   const fresh = await checkStamp(outDir, "image", inputs);
   if (fresh.fresh && !opts.force.includes("image")) return { outcome: { stage: "image", ran: false, why: [] }, file, manifest: manifestFile };

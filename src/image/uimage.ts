@@ -433,6 +433,7 @@ export function formatUImage(h: UImageHeader): string {
     lines.push("Contents:");
     for (const p of h.parts) {
       lines.push(`   Image ${p.index}: ${formatSize(p.size)}`);
+      // mkimage prints where it mapped the part in its own memory; the file offset is what helps.
       if (h.type === "script" && p.index > 0) lines.push(`    Offset = 0x${hex8(p.offset)}`);
     }
   }

@@ -354,9 +354,10 @@ describe("formatUImage against mkimage -l", () => {
       const ours = parseMkimageListing(formatUImage(h));
       expect(theirs.get("Image Type")).toBeDefined();
       expect(Object.fromEntries(ours)).toEqual(Object.fromEntries(theirs));
-      // The listing is mkimage's own lines, verbatim, before kiln's additions.
-      const mk = mkimageList(out).trimEnd();
-      expect(formatUImage(h).startsWith(mk)).toBe(true);
+      // The listing is mkimage's own lines, verbatim, before kiln's additions;
+      // except a script's "Offset =", where mkimage prints its own memory address.
+      const noOffsets = (t: string): string => t.replace(/^ {4}Offset = 0x[0-9a-f]+\n/gm, "");
+      expect(noOffsets(formatUImage(h)).startsWith(noOffsets(mkimageList(out)))).toBe(true);
     });
   }
 
@@ -442,12 +443,12 @@ describe("inspectCommand", () => {
   it("rejects a missing file with InputError", async () => {
     await expect(inspectCommand({ file: path("nope.img"), json: false })).rejects.toThrow(InputError);
   });
-});
 
-it("mkimage itself does not accept a damaged image, which is why kiln checks on its own", () => {
-  const bad = readFileSync(path("inspect.img"));
-  bad[300] = (bad[300] ?? 0) ^ 0xff;
-  writeFileSync(path("silent.img"), bad);
-  const r = spawnSync("mkimage", ["-l", path("silent.img")], { encoding: "utf8" });
-  expect(r.stdout).not.toContain("Image Type:");
+  it("mkimage -l itself lists nothing for a damaged image, which is why kiln checks on its own", () => {
+    const bad = readFileSync(path("inspect.img"));
+    bad[300] = (bad[300] ?? 0) ^ 0xff;
+    writeFileSync(path("silent.img"), bad);
+    const r = spawnSync("mkimage", ["-l", path("silent.img")], { encoding: "utf8" });
+    expect(r.stdout).not.toContain("Image Type:");
+  });
 });

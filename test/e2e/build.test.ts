@@ -1,0 +1,117 @@
+/**
+ * `kiln build --board openblocks-ax3` end to end: the real cross compiler, the
+ * real mkimage. The output lives in kiln's cache directory at a fixed path, so
+ * CI runs share the build (and ccache) with earlier ones.
+ */
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { execa } from "execa";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseUImage, sniffKind } from "../../src/image/uimage.js";
+import { cacheDir } from "../../src/paths.js";
+import { kiln, repoRoot, testWork } from "../support/cli.js";
+
+interface BuildJson {
+  stages: { stage: string; ran: boolean; why: string[] }[];
+  image: string;
+  manifest: string;
+}
+
+const out = join(cacheDir(), "e2e", "openblocks-ax3");
+const build = (...extra: string[]) => kiln(["build", "--board", "openblocks-ax3", "--out", out, "--json", ...extra]);
+
+describe("kiln build --board openblocks-ax3", () => {
+  let first: BuildJson;
+
+  beforeAll(async () => {
+    mkdirSync(out, { recursive: true });
+    const r = await build();
+    if (r.exitCode !== 0) throw new Error(`kiln build failed (${r.exitCode}):\n${r.stderr}`);
+    first = JSON.parse(r.stdout) as BuildJson;
+  }, 3_600_000);
+
+  it("writes uImage.initrd.obsax3 as the seed's mkimage line does", async () => {
+    expect(first.image).toBe(join(out, "uImage.initrd.obsax3"));
+    const l = (await execa("mkimage", ["-l", first.image])).stdout;
+    expect(l).toMatch(/Image Type:\s+ARM Linux Multi-File Image \(gzip compressed\)/);
+    expect(l).toMatch(/Load Address:\s+00008000/);
+    expect(l).toMatch(/Entry Point:\s+00008000/);
+    expect(l).toMatch(/Image Name:\s+OBSAX3LXC 6\.1\./);
+    expect(l.match(/Image \d+: /g)).toHaveLength(2);
+  });
+
+  it("its first part gunzips to the zImage followed by the AX3 DTB", () => {
+    const buf = readFileSync(first.image);
+    const h = parseUImage(buf);
+    const kernelPart = h.parts[0];
+    if (!kernelPart) throw new Error("no parts");
+    const kernel = gunzipSync(buf.subarray(kernelPart.offset, kernelPart.offset + kernelPart.size));
+    expect(sniffKind(kernel)).toBe("zImage+dtb");
+    const dtb = readFileSync(join(out, "kernel", "arch", "arm", "boot", "dts", "armada-xp-openblocks-ax3-4.dtb"));
+    expect(kernel.subarray(kernel.length - dtb.length).equals(dtb)).toBe(true);
+    const zImage = readFileSync(join(out, "kernel", "arch", "arm", "boot", "zImage"));
+    expect(kernel.length).toBe(zImage.length + dtb.length);
+    expect(sniffKind(buf.subarray(h.parts[1]?.offset ?? 0))).toBe("lzma");
+  });
+
+  it("a second build with nothing changed runs no tool", async () => {
+    const logs = ["kconfig.log", "kernel.log", "image.log"].map((f) => join(out, "logs", f));
+    const before = logs.map((f) => (existsSync(f) ? readFileSync(f, "utf8") : ""));
+    const r = await build();
+    expect(r.exitCode).toBe(0);
+    const again = JSON.parse(r.stdout) as BuildJson;
+    expect(again.stages.map((s) => s.ran)).toEqual([false, false, false]);
+    expect(logs.map((f) => (existsSync(f) ? readFileSync(f, "utf8") : ""))).toEqual(before);
+  }, 120_000);
+
+  it("a new ramdisk re-packs the image without touching the kernel", async () => {
+    const ramdisk = join(testWork(), "other-ramdisk.cpio");
+    await execa("sh", ["-c", `mkdir -p ${testWork()}/rd/etc && echo kiln > ${testWork()}/rd/etc/hostname && cd ${testWork()}/rd && find . | cpio -o -H newc > ${ramdisk}`]);
+    const r = await build("--ramdisk", ramdisk);
+    expect(r.exitCode).toBe(0);
+    const j = JSON.parse(r.stdout) as BuildJson;
+    expect(j.stages.map((s) => [s.stage, s.ran])).toEqual([["config", false], ["kernel", false], ["image", true]]);
+    expect(j.stages[2]?.why).toContain("ramdisk changed");
+    // Back to the default ramdisk for the tests that follow.
+    expect((await build()).exitCode).toBe(0);
+  }, 300_000);
+
+  it("refuses an image larger than the flash partition, before writing anything", async () => {
+    const boards = join(testWork(), "tiny-boards");
+    mkdirSync(join(boards, "tiny-ax3"), { recursive: true });
+    cpSync(join(repoRoot, "board", "openblocks-ax3", "kernel.config"), join(boards, "tiny-ax3", "kernel.config"));
+    writeFileSync(
+      join(boards, "tiny-ax3", "board.yaml"),
+      readFileSync(join(repoRoot, "board", "openblocks-ax3", "board.yaml"), "utf8").replace("  partition: OpenBlocks A series Kernel Image\n", "  partition: OpenBlocks A series Kernel Image\n  maxImageSize: 1MiB\n"),
+    );
+    const tinyOut = join(testWork(), "tiny-out");
+    mkdirSync(tinyOut, { recursive: true });
+    cpSync(join(out, "kernel-artifacts.json"), join(tinyOut, "kernel-artifacts.json"));
+    mkdirSync(join(tinyOut, "kernel"));
+    cpSync(join(out, "kernel", ".config"), join(tinyOut, "kernel", ".config"));
+    const r = await kiln(["image", "--board", "tiny-ax3", "--out", tinyOut], { env: { KILN_BOARD_DIR: boards } });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/more than the OpenBlocks A series Kernel Image partition holds \(1048576 bytes/);
+    expect(r.stderr).toMatch(/the largest part is the kernel/);
+    expect(existsSync(join(tinyOut, "uImage.initrd.obsax3"))).toBe(false);
+  }, 300_000);
+
+  it("kiln inspect reads and verifies the image", async () => {
+    const r = await kiln(["inspect", first.image, "--json"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/"compression": "gzip"/);
+  });
+
+  it("two clean builds give the same image, byte for byte", async () => {
+    const sha = (await execa("sha256sum", [first.image])).stdout.split(" ")[0];
+    rmSync(out, { recursive: true, force: true });
+    const r = await build();
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout).stages.map((s: { ran: boolean }) => s.ran)).toEqual([true, true, true]);
+    expect((await execa("sha256sum", [first.image])).stdout.split(" ")[0]).toBe(sha);
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
+    expect(manifest.image.sha256).toBe(sha);
+    expect(manifest.kernel.release).toMatch(/^6\.1\./);
+  }, 3_600_000);
+});

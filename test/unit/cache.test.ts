@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { checkStamp, writeStamp } from "../../src/cache.js";
+
+describe("stage cache decisions", () => {
+  const out = mkdtempSync(join(tmpdir(), "kiln-cache-"));
+  const artefact = join(out, "zImage");
+  writeFileSync(artefact, "x");
+  const kernel = { ".config": "aaa", compiler: "gcc 12.2", targets: "zImage modules" };
+
+  it("runs a stage that was never built", async () => {
+    expect(await checkStamp(out, "kernel", kernel)).toEqual({ fresh: false, why: ["never built"] });
+  });
+
+  it("skips it when the inputs match and the outputs exist", async () => {
+    await writeStamp(out, "kernel", kernel, [artefact]);
+    expect(await checkStamp(out, "kernel", { ...kernel })).toEqual({ fresh: true, why: [] });
+  });
+
+  it("names the input that changed", async () => {
+    expect(await checkStamp(out, "kernel", { ...kernel, ".config": "bbb" })).toEqual({ fresh: false, why: [".config changed"] });
+    const { compiler: _drop, ...fewer } = kernel;
+    expect((await checkStamp(out, "kernel", fewer)).why).toEqual(["compiler changed"]);
+  });
+
+  it("stages are independent: a ramdisk change re-runs the image, not the kernel", async () => {
+    const image = { zImage: "k1", ramdisk: "r1" };
+    await writeStamp(out, "image", image, [artefact]);
+    expect((await checkStamp(out, "image", { ...image, ramdisk: "r2" })).why).toEqual(["ramdisk changed"]);
+    expect((await checkStamp(out, "kernel", kernel)).fresh).toBe(true);
+  });
+
+  it("runs again when an output went missing", async () => {
+    rmSync(artefact);
+    expect((await checkStamp(out, "kernel", kernel)).why).toEqual([`${artefact} is missing`]);
+  });
+});
