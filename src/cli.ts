@@ -60,80 +60,43 @@ Examples:
 
 program
   .command("check")
-  .description("Check a kernel .config for container readiness (what lxc-checkconfig checks), without the host's state")
-  .requiredOption("-c, --config <path>", "kernel .config to check")
+  .description("Check container readiness: of a kernel .config (offline), or of a running board over SSH with a real container")
+  .option("-c, --config <path>", "kernel .config to check (offline), or with --host the built config to compare against")
+  .option("--host <host>", "check a running board over SSH instead")
+  .option("-p, --port <port>", "SSH port", "22")
+  .option("-u, --user <user>", "SSH user", "root")
+  .option("-i, --identity <key>", "SSH private key (default: ssh-agent, then ~/.ssh/id_*)")
+  .option("--accept-new-host-key", "trust an unknown host key once (a changed key is always refused)", false)
+  .option("-b, --board <name>", "with --host: compare with what kiln built for this board (out/<board>)")
+  .option("-o, --out <dir>", "with --host: the build output directory to compare with")
+  .addOption(new Option("--no-proof", "with --host: skip starting a real container"))
+  .option("--memory <size>", "memory limit of the proof container", "512M")
+  .option("--cpus <list>", "cpuset of the proof container", "0")
   .option("--kernel-version <version>", "kernel version the config is for (default: read from the config's header)")
   .addOption(new Option("--no-cross-check", "do not compare with the host's lxc-checkconfig"))
   .option("--json", "print the report as JSON", false)
   .addHelpText(
     "after",
     `
-Exit code 0 when every required check passes, 1 when one fails (lxc-checkconfig
-itself always exits 0). When lxc-checkconfig is installed, its verdicts on the
-same file are compared with kiln's and disagreements are shown.
+Offline (--config): kiln's own checks of everything lxc-checkconfig checks that a
+config decides; the host's lxc-checkconfig, when installed, is run on the same
+file and disagreements are shown. The host's cgroup mounts are never mixed in.
 
-Example:
-  kiln check --config out/openblocks-ax3/kernel/.config`,
+Live (--host): over SSH, lxc-checkconfig on the board (parsed, colours and noise
+tolerated), /proc/config.gz against the built .config, uname -r against the built
+release, cgroups mounted, br0 present, then a busybox container started with a
+memory limit and a cpuset: its own PID 1, its own hostname, the limit in its
+cgroup, reachable over br0.
+
+Exit code 0 only when every required check passes (lxc-checkconfig itself always exits 0).
+
+Examples:
+  kiln check --config out/openblocks-ax3/kernel/.config
+  kiln check --host 127.0.0.1 --port 2222 --board qemu-virt --accept-new-host-key`,
   )
   .action(async (opts) => {
     const { checkCommand } = await import("./commands/check.js");
     await checkCommand(opts);
-  });
-
-function buildFlags(cmd: Command): Command {
-  return cmd
-    .requiredOption("-b, --board <name>", "board from board/<name>/ (see `kiln boards`)")
-    .option("-f, --fragment <name-or-file...>", "extra kernel fragment (repeatable)", [])
-    .option("--kernel-src <dir-or-tarball>", "kernel tree or tarball (default: the board's Debian linux-source tarball)")
-    .option("-o, --out <dir>", "output directory (default: ./out/<board>)")
-    .option("--allow-missing", "accept a config whose audit found missing options", false)
-    .option("--force <stage...>", "re-run these stages even when their inputs did not change (config, kernel, image)", [])
-    .option("--json", "machine-readable summary on stdout", false);
-}
-
-buildFlags(program.command("kernel"))
-  .description("Cross-build the kernel the board needs (zImage, modules, DTB) out of tree from the configured .config")
-  .addHelpText("after", "\nNeeds the .config of `kiln config`; `kiln build` runs both.\nccache is used when installed (cache in $KILN_CACHE_DIR/ccache).")
-  .action(async (opts) => {
-    const { kernelCommand } = await import("./commands/build.js");
-    await kernelCommand(opts);
-  });
-
-buildFlags(program.command("image"))
-  .description("Pack the board's U-Boot uImage from the built kernel and a ramdisk, verify it, and check it fits the flash partition")
-  .option("--ramdisk <file>", "ramdisk to pack (default: the rootfs stage's output, else a modules-only initramfs)")
-  .action(async (opts) => {
-    const { imageCommand } = await import("./commands/image.js");
-    await imageCommand(opts);
-  });
-
-buildFlags(program.command("build"))
-  .description("Run the pipeline: config, kernel, image; each stage is skipped when its inputs did not change")
-  .option("--ramdisk <file>", "ramdisk to pack instead of the rootfs stage's output")
-  .addHelpText(
-    "after",
-    `
-Each stage records the inputs it was built from in out/<board>/stamps/; a second
-build with nothing changed runs no tool. The log of each stage says which input
-made it run. Outputs are reproducible (SOURCE_DATE_EPOCH, fixed build user and host).
-
-Examples:
-  kiln build --board openblocks-ax3
-  kiln build --board qemu-virt --force kernel`,
-  )
-  .action(async (opts) => {
-    const { buildCommand } = await import("./commands/build.js");
-    await buildCommand(opts);
-  });
-
-program
-  .command("inspect")
-  .description("Print and verify the header of any U-Boot legacy image (uImage): type, compression, addresses, parts, CRCs")
-  .argument("<file>", "the uImage")
-  .option("--json", "machine-readable output", false)
-  .action(async (file: string, opts: { json: boolean }) => {
-    const { inspectCommand } = await import("./commands/inspect.js");
-    await inspectCommand({ file, json: opts.json });
   });
 
 program

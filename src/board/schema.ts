@@ -55,14 +55,10 @@ export const ImageSchema = z
     loadAddress: hexOrNumber.describe("load address (mkimage -a)"),
     entryAddress: hexOrNumber.describe("entry point (mkimage -e)"),
     dtbPart: z.boolean().default(false).describe("add the DTB as a third part (U-Boot without ATAGS, e.g. qemu_arm)"),
-    qemuDtb: z
-      .object({
-        machine: z.string().describe("qemu-system-<arch> -M value, e.g. virt,highmem=off"),
-        memory: z.string().describe("-m value; the DTB's memory node must match the machine QEMU runs"),
-      })
-      .strict()
-      .optional()
-      .describe("take the DTB from QEMU's own machine model (dumpdtb) instead of the kernel tree"),
+    dtbFromQemu: z
+      .boolean()
+      .default(false)
+      .describe("take the DTB from QEMU's own machine model (dumpdtb with the board's qemu settings) instead of the kernel tree"),
   })
   .strict();
 
@@ -73,6 +69,41 @@ export const FlashSchema = z
     maxImageSize: size
       .optional()
       .describe("size of that partition in bytes; leave out when unknown (probe the board to learn it)"),
+  })
+  .strict();
+
+export const QemuSchema = z
+  .object({
+    machine: z.string().describe("qemu-system-<arch> -M value, e.g. virt,highmem=off"),
+    memory: z.string().describe("-m value; also the memory node of the DTB dumped from QEMU"),
+    cpus: z.number().int().positive().default(1),
+    uboot: z.string().describe("U-Boot binary put at the start of the first flash bank"),
+    ubootPackage: z.string().describe("Debian package that provides it"),
+    imageAddress: hexOrNumber.describe("address of the second flash bank, where the uImage lives"),
+    bootargs: z.string().describe("kernel command line U-Boot passes (handlebars: {{console}})"),
+  })
+  .strict();
+
+export const BoardRootfsSchema = z
+  .object({
+    hostname: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).describe("/etc/hostname of the appliance"),
+    console: z
+      .object({
+        tty: z.string().regex(/^tty[A-Za-z0-9]+$/).describe("the board's serial console device, e.g. ttyS0 or ttyAMA0"),
+        baud: z.number().int().positive().default(115200),
+      })
+      .strict()
+      .describe("where /init runs the console shell"),
+    interface: z.string().default("eth0").describe("network interface bridged into br0 (or the macvlan parent)"),
+    modules: z
+      .array(z.string())
+      .default([])
+      .describe("kernel modules the appliance loads at boot (copied with their dependencies; built-in ones are skipped)"),
+    cgroup: z
+      .enum(["auto", "v1", "v2"])
+      .default("auto")
+      .describe("cgroup layout: auto = cgroup2 on kernels >= 4.5, the v1 /cgroup mount of seed 004 on older ones"),
+    memory: size.optional().describe("RAM of the board: the kernel unpacks the initramfs into a tmpfs of half of it"),
   })
   .strict();
 
@@ -93,6 +124,8 @@ export const BoardSchema = z
     kernel: KernelSchema,
     image: ImageSchema.optional(),
     flash: FlashSchema.optional(),
+    rootfs: BoardRootfsSchema.optional().describe("settings of the root filesystem (kiln rootfs)"),
+    qemu: QemuSchema.optional().describe("the board is emulated: how to run it in QEMU"),
   })
   .strict();
 

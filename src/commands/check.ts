@@ -1,12 +1,27 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { checkLive, formatLive } from "../check/live.js";
 import { crossCheck, parseLxcCheckconfig, runHostLxcCheckconfig } from "../check/lxc-checkconfig.js";
 import { checkReadiness, formatReadiness } from "../check/readiness.js";
 import { CheckFailedError, InputError } from "../errors.js";
+import { StageLog } from "../exec.js";
 import { parseConfig } from "../kconfig/dotconfig.js";
+import { defaultOutDir } from "../paths.js";
+import { Remote } from "../remote/ssh.js";
 
 export interface CheckOptions {
-  config: string;
+  config?: string;
+  host?: string;
+  port: string;
+  user: string;
+  identity?: string;
+  acceptNewHostKey: boolean;
+  board?: string;
+  out?: string;
+  proof: boolean;
+  memory: string;
+  cpus: string;
   kernelVersion?: string;
   crossCheck: boolean;
   json: boolean;
@@ -18,6 +33,8 @@ export function versionFromHeader(text: string): string | undefined {
 }
 
 export async function checkCommand(opts: CheckOptions): Promise<void> {
+  if (opts.host) return checkHost(opts);
+  if (!opts.config) throw new InputError("nothing to check", "pass --config PATH for a .config, or --host H for a running board");
   const path = resolve(opts.config);
   const text = await readFile(path, "utf8").catch(() => {
     throw new InputError(`cannot read ${path}`, "pass --config with the path of a kernel .config (e.g. out/<board>/kernel/.config)");
@@ -41,5 +58,31 @@ export async function checkCommand(opts: CheckOptions): Promise<void> {
       `${path} is not ready for containers: ${failed.map((r) => `${r.label} (${r.missing.map((m) => `CONFIG_${m}`).join(" or ")})`).join(", ")}`,
       "add the missing options to a fragment and run `kiln config` again",
     );
+  }
+}
+
+async function checkHost(opts: CheckOptions): Promise<void> {
+  const port = Number(opts.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputError(`--port ${opts.port} is not a TCP port`);
+  // With --board, compare the board against what kiln built for it.
+  const outDir = opts.out ?? (opts.board ? defaultOutDir(opts.board) : undefined);
+  const configPath = opts.config ? resolve(opts.config) : outDir ? join(outDir, "kernel", ".config") : undefined;
+  const builtConfig = configPath && existsSync(configPath) ? parseConfig(await readFile(configPath, "utf8"), configPath) : undefined;
+  const artifacts = outDir ? join(outDir, "kernel-artifacts.json") : undefined;
+  const builtRelease = artifacts && existsSync(artifacts) ? (JSON.parse(await readFile(artifacts, "utf8")) as { release: string }).release : undefined;
+  const log = new StageLog(join(outDir ?? resolve("out"), "logs", "check-host.log"));
+  const remote = await Remote.connect(
+    { host: opts.host as string, port, user: opts.user, identity: opts.identity, acceptNewHostKey: opts.acceptNewHostKey },
+    log,
+  );
+  try {
+    const report = await checkLive(remote, { builtConfig, builtRelease, proof: opts.proof, containerName: "kiln-proof", memory: opts.memory, cpus: opts.cpus });
+    process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatLive(report)}\n`);
+    if (!report.ok) {
+      const failed = report.checks.filter((c) => !c.ok && c.need === "required");
+      throw new CheckFailedError(`${opts.host}:${port} is not ready for containers: ${failed.map((c) => `${c.label} (${c.detail})`).join("; ")}`, `full log: ${log.file}`);
+    }
+  } finally {
+    remote.close();
   }
 }

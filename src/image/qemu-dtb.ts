@@ -4,9 +4,9 @@
  */
 import { requireTool, run, type StageLog } from "../exec.js";
 
-export async function dumpQemuDtb(arch: string, opts: { machine: string; memory: string }, out: string, log: StageLog): Promise<string> {
+export async function dumpQemuDtb(arch: string, opts: { machine: string; memory: string; cpus: number }, out: string, log: StageLog): Promise<string> {
   const qemu = `qemu-system-${arch}`;
   await requireTool(qemu, "qemu-system-arm", "the qemu board's device tree comes from QEMU's machine model");
-  await run(qemu, ["-M", `${opts.machine},dumpdtb=${out}`, "-m", opts.memory, "-nographic", "-nodefaults"], { log, what: "qemu dumpdtb" });
+  await run(qemu, ["-M", `${opts.machine},dumpdtb=${out}`, "-m", opts.memory, "-smp", String(opts.cpus), "-nographic", "-nodefaults"], { log, what: "qemu dumpdtb" });
   return out;
 }

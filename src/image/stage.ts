@@ -165,9 +165,9 @@ function hex(n: number): string {
 /** The DTB to pack: the kernel's own, or for qemu-virt the one QEMU generates for its machine. */
 async function dtbFor(board: Board, built: string | undefined, work: string, log: StageLog): Promise<string> {
   if (built) return built;
-  if (board.image?.qemuDtb) {
+  if (board.image?.dtbFromQemu && board.qemu) {
     const { dumpQemuDtb } = await import("./qemu-dtb.js");
-    return dumpQemuDtb(board.arch, board.image.qemuDtb, join(work, "qemu.dtb"), log);
+    return dumpQemuDtb(board.arch, board.qemu, join(work, "qemu.dtb"), log);
   }
   throw new InputError(`board ${board.name} needs a DTB but the kernel stage built none`, `set kernel.dtb in board/${board.name}/board.yaml`);
 }

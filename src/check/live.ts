@@ -1,0 +1,144 @@
+/**
+ * `kiln check --host`: the same readiness questions asked of a running board,
+ * plus proof that a container really starts there with its own PID and UTS
+ * namespaces, a memory limit, a cpuset and a veth on br0.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { configValue, parseConfig, type ParsedConfig } from "../kconfig/dotconfig.js";
+import { projectRoot } from "../paths.js";
+import type { Remote } from "../remote/ssh.js";
+import { crossCheck, parseLxcCheckconfig } from "./lxc-checkconfig.js";
+import { checkReadiness } from "./readiness.js";
+
+export interface LiveCheck {
+  id: string;
+  label: string;
+  need: "required" | "optional";
+  ok: boolean;
+  detail: string;
+}
+
+export interface LiveReport {
+  ok: boolean;
+  host: string;
+  release: string;
+  checks: LiveCheck[];
+}
+
+export interface LiveOptions {
+  builtConfig?: ParsedConfig;
+  builtRelease?: string;
+  proof: boolean;
+  containerName: string;
+  memory: string;
+  cpus: string;
+}
+
+export function memoryBytes(spec: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(spec.trim());
+  if (!m) return Number.NaN;
+  const mult = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[(m[2] ?? "").toUpperCase()] ?? 1;
+  return Number(m[1]) * mult;
+}
+
+/** Parse the proof script's "KILN-CHECK id ok|fail detail" lines. */
+export function parseProof(output: string): { id: string; ok: boolean; detail: string }[] {
+  return output
+    .replace(/\r/g, "")
+    .split("\n")
+    .map((l) => /^KILN-CHECK (\S+) (ok|fail) ?(.*)$/.exec(l.trim()))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ id: m[1] as string, ok: m[2] === "ok", detail: m[3] ?? "" }));
+}
+
+/** Symbols whose values differ between the built config and the running one. */
+export function configDifferences(built: ParsedConfig, running: ParsedConfig): string[] {
+  const names = new Set([...built.values.keys(), ...running.values.keys()]);
+  const diffs: string[] = [];
+  for (const n of [...names].sort()) {
+    const a = configValue(built, n);
+    const b = configValue(running, n);
+    if (a !== b) diffs.push(`${n}: built ${a}, running ${b}`);
+  }
+  return diffs;
+}
+
+const PROOF_LABELS: Record<string, string> = {
+  create: "container created (lxc-create -t busybox)",
+  start: "container started (lxc-start -d)",
+  pidns: "own PID namespace",
+  utsns: "own hostname (UTS namespace)",
+  memory: "memory limit in its cgroup",
+  cpuset: "cpuset in its cgroup",
+  bridge: "reachable over br0 (veth)",
+  cleanup: "container removed",
+};
+
+export async function checkLive(remote: Remote, opts: LiveOptions): Promise<LiveReport> {
+  const checks: LiveCheck[] = [];
+  const add = (c: LiveCheck) => checks.push(c);
+  const release = (await remote.exec(["uname", "-r"])).stdout.trim();
+  if (opts.builtRelease) {
+    add({ id: "release", label: "running the built kernel", need: "required", ok: release === opts.builtRelease, detail: `uname -r: ${release}, built: ${opts.builtRelease}` });
+  }
+
+  const cfgText = await remote.execScript("if [ -r /proc/config.gz ]; then gzip -dc /proc/config.gz; fi");
+  if (cfgText.stdout.trim() === "") {
+    add({ id: "config", label: "/proc/config.gz readable", need: "required", ok: false, detail: "no /proc/config.gz: the kernel needs IKCONFIG_PROC" });
+  } else {
+    const running = parseConfig(cfgText.stdout, "/proc/config.gz");
+    const readiness = checkReadiness(running, { kernelVersion: release });
+    for (const r of readiness.results) {
+      add({ id: `config:${r.id}`, label: r.label, need: r.need, ok: r.ok, detail: r.ok ? r.found.join(" ") : `missing ${r.missing.map((m) => `CONFIG_${m}`).join(" or ")}` });
+    }
+    if (opts.builtConfig) {
+      const diffs = configDifferences(opts.builtConfig, running);
+      add({ id: "config-match", label: "running config is the built .config", need: "required", ok: diffs.length === 0, detail: diffs.length ? diffs.slice(0, 8).join("; ") : "identical" });
+    }
+    const lxc = await remote.execScript("command -v lxc-checkconfig >/dev/null && lxc-checkconfig 2>&1");
+    if (lxc.stdout.trim() === "") {
+      add({ id: "lxc-checkconfig", label: "lxc-checkconfig on the board", need: "required", ok: false, detail: "lxc-checkconfig is not installed or printed nothing" });
+    } else {
+      const cc = crossCheck(readiness, parseLxcCheckconfig(lxc.stdout));
+      add({
+        id: "lxc-checkconfig",
+        label: "lxc-checkconfig on the board agrees",
+        need: "required",
+        ok: cc.disagreements.length === 0 && cc.agreed > 0,
+        detail: cc.disagreements.length ? cc.disagreements.map((d) => `${d.label}: kiln ${d.kiln}, lxc ${d.lxc}`).join("; ") : `${cc.agreed} answers agree`,
+      });
+    }
+  }
+
+  const mounts = await remote.execScript("grep -E ' (cgroup2|cgroup) ' /proc/mounts");
+  add({ id: "cgroup-mount", label: "cgroups mounted", need: "required", ok: mounts.stdout.trim() !== "", detail: mounts.stdout.trim().split("\n")[0] ?? "none" });
+  const br = await remote.execScript("ip -o link show br0 2>&1");
+  add({ id: "br0", label: "bridge br0 exists", need: "required", ok: br.code === 0, detail: br.stdout.trim().split("\n")[0] ?? "" });
+
+  if (opts.proof) {
+    const script = await readFile(join(projectRoot, "src", "check", "proof.sh"), "utf8");
+    const res = await remote.execScript(`sh -s -- ${opts.containerName} ${opts.memory} ${opts.cpus}`, { input: script, timeoutMs: 180_000 });
+    const steps = parseProof(res.stdout);
+    const want = memoryBytes(opts.memory);
+    for (const s of steps) {
+      let ok = s.ok;
+      if (s.id === "memory") ok = s.detail === `memory.max=${want}`;
+      add({ id: `proof:${s.id}`, label: PROOF_LABELS[s.id] ?? s.id, need: "required", ok, detail: s.id === "memory" ? `${s.detail} (want ${want})` : s.detail });
+    }
+    if (!steps.some((s) => s.id === "cleanup") && !steps.some((s) => !s.ok)) {
+      add({ id: "proof", label: "container proof finished", need: "required", ok: false, detail: `the proof script stopped early: ${res.stdout.trim().split("\n").slice(-3).join(" | ")}${res.stderr}` });
+    }
+  }
+  return { ok: checks.every((c) => c.ok || c.need === "optional"), host: `${remote.target.host}:${remote.target.port}`, release, checks };
+}
+
+export function formatLive(r: LiveReport): string {
+  const lines = [`Live check of ${r.host} (Linux ${r.release})`, ""];
+  for (const c of r.checks) {
+    lines.push(`  ${c.ok ? "ok  " : c.need === "optional" ? "warn" : "FAIL"}  ${c.label}${c.detail ? `: ${c.detail}` : ""}`);
+  }
+  const failed = r.checks.filter((c) => !c.ok && c.need === "required");
+  lines.push("", failed.length ? `NOT READY: ${failed.length} required check(s) failed` : `READY: all ${r.checks.filter((c) => c.need === "required").length} required checks pass`);
+  return lines.join("\n");
+}

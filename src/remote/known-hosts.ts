@@ -1,0 +1,47 @@
+/**
+ * kiln's own record of board host keys (in its state directory): strict by
+ * default. An unknown key is refused with its fingerprint unless the user says to
+ * trust it once; a changed key is always refused.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "../fsutil.js";
+import { stateDir } from "../paths.js";
+
+export type KnownHosts = Record<string, string>;
+
+export function knownHostsFile(): string {
+  return join(stateDir(), "known_hosts.json");
+}
+
+export function fingerprint(key: Buffer): string {
+  return `SHA256:${createHash("sha256").update(key).digest("base64").replace(/=+$/, "")}`;
+}
+
+export function hostId(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
+export async function loadKnownHosts(file = knownHostsFile()): Promise<KnownHosts> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as KnownHosts;
+  } catch {
+    return {};
+  }
+}
+
+export async function saveKnownHost(id: string, fp: string, file = knownHostsFile()): Promise<void> {
+  const hosts = await loadKnownHosts(file);
+  hosts[id] = fp;
+  await writeFileAtomic(file, `${JSON.stringify(hosts, null, 2)}\n`);
+}
+
+export type HostKeyVerdict = { ok: true; learned: boolean } | { ok: false; reason: "unknown" | "changed"; expected?: string };
+
+export function judgeHostKey(known: KnownHosts, id: string, fp: string, acceptNew: boolean): HostKeyVerdict {
+  const expected = known[id];
+  if (expected === undefined) return acceptNew ? { ok: true, learned: true } : { ok: false, reason: "unknown" };
+  if (expected === fp) return { ok: true, learned: false };
+  return { ok: false, reason: "changed", expected };
+}

@@ -1,0 +1,136 @@
+/**
+ * The one SSH module: every remote command goes through `Remote.exec` with an
+ * argument vector that is quoted here, never a string built by callers.
+ */
+import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { Client, type ConnectConfig } from "ssh2";
+import { KilnError } from "../errors.js";
+import { shellQuote, type StageLog } from "../exec.js";
+import { fingerprint, hostId, judgeHostKey, type HostKeyVerdict, loadKnownHosts, saveKnownHost } from "./known-hosts.js";
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  identity?: string;
+  password?: string;
+  acceptNewHostKey: boolean;
+  knownHostsFile?: string;
+  readyTimeoutMs?: number;
+}
+
+export interface ExecOptions {
+  input?: string;
+  timeoutMs?: number;
+  pty?: boolean;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function defaultIdentity(): Promise<Buffer | undefined> {
+  for (const name of ["id_ed25519", "id_ecdsa", "id_rsa"]) {
+    try {
+      return await readFile(join(homedir(), ".ssh", name));
+    } catch {
+      // try the next
+    }
+  }
+  return undefined;
+}
+
+export class Remote {
+  private constructor(
+    private readonly client: Client,
+    readonly target: SshTarget,
+    readonly hostKey: string,
+    private readonly log?: StageLog,
+  ) {}
+
+  static async connect(target: SshTarget, log?: StageLog): Promise<Remote> {
+    const known = await loadKnownHosts(target.knownHostsFile);
+    const id = hostId(target.host, target.port);
+    let verdict: HostKeyVerdict | undefined;
+    let seen = "";
+    const client = new Client();
+    const config: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      readyTimeout: target.readyTimeoutMs ?? 20_000,
+      hostVerifier: (key: Buffer) => {
+        seen = fingerprint(key);
+        verdict = judgeHostKey(known, id, seen, target.acceptNewHostKey);
+        return verdict.ok;
+      },
+    };
+    if (target.password !== undefined) config.password = target.password;
+    const key = target.identity ? await readFile(target.identity) : await defaultIdentity();
+    if (key) config.privateKey = key;
+    if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
+    await new Promise<void>((resolve, reject) => {
+      client.once("ready", () => resolve());
+      client.once("error", (err: Error) => reject(err));
+      client.connect(config);
+    }).catch((err: Error) => {
+      client.end();
+      const v = verdict as HostKeyVerdict | undefined;
+      if (v && !v.ok && v.reason === "unknown") {
+        throw new KilnError(`host key of ${id} is not known: ${seen}`, {
+          hint: "check that fingerprint on the board's console, then pass --accept-new-host-key to trust it",
+        });
+      }
+      if (v && !v.ok && v.reason === "changed") {
+        throw new KilnError(`host key of ${id} CHANGED: it is now ${seen}, kiln knows ${v.expected ?? "?"}`, {
+          hint: `this is refused always. If the board was reinstalled, remove its entry from ${target.knownHostsFile ?? "kiln's known_hosts.json"}`,
+        });
+      }
+      throw new KilnError(`cannot connect to ${target.user}@${id}: ${err.message}`, { hint: "check the host, port, user and key (--identity)" });
+    });
+    const v = verdict as HostKeyVerdict | undefined;
+    if (v?.ok && v.learned) await saveKnownHost(id, seen, target.knownHostsFile);
+    return new Remote(client, target, seen, log);
+  }
+
+  /** Run argv on the board; the command line is quoted here. */
+  async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.execScript(argv.map(shellQuote).join(" "), opts);
+  }
+
+  /** Run a fixed shell script of kiln's own (never with user text spliced in). */
+  async execScript(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    this.log?.write(`ssh ${this.target.host}:${this.target.port} $ ${script.length > 200 ? `${script.slice(0, 200)}...` : script}`);
+    return new Promise((resolve, reject) => {
+      // A pty when asked: lxc-attach prints nothing without a controlling terminal.
+      this.client.exec(script, { pty: opts.pty ?? false }, (err, stream) => {
+        if (err) return reject(new KilnError(`remote command failed to start: ${err.message}`));
+        let stdout = "";
+        let stderr = "";
+        const timer = opts.timeoutMs
+          ? setTimeout(() => {
+              stream.close();
+              reject(new KilnError(`remote command timed out after ${opts.timeoutMs} ms: ${script.slice(0, 80)}`));
+            }, opts.timeoutMs)
+          : undefined;
+        stream.on("data", (d: Buffer) => (stdout += d.toString()));
+        stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        stream.on("close", (code: number | null) => {
+          if (timer) clearTimeout(timer);
+          this.log?.write(`${stdout}${stderr}# exit ${code ?? "?"}`);
+          resolve({ code: code ?? -1, stdout, stderr });
+        });
+        if (opts.input !== undefined) stream.end(opts.input);
+        else stream.end();
+      });
+    });
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}
