@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { configDifferences, memoryBytes, parseProof } from "../../src/check/live.js";
+import { parseConfig } from "../../src/kconfig/dotconfig.js";
+import { fingerprint, hostId, judgeHostKey } from "../../src/remote/known-hosts.js";
+
+describe("host keys", () => {
+  const fp = fingerprint(Buffer.from("key-a"));
+  it("fingerprints like OpenSSH (SHA256, base64 without padding)", () => {
+    expect(fp).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
+  });
+  it("refuses an unknown key unless told to trust it once", () => {
+    expect(judgeHostKey({}, "h", fp, false)).toEqual({ ok: false, reason: "unknown" });
+    expect(judgeHostKey({}, "h", fp, true)).toEqual({ ok: true, learned: true });
+  });
+  it("accepts the known key, always refuses a changed one", () => {
+    expect(judgeHostKey({ h: fp }, "h", fp, false)).toEqual({ ok: true, learned: false });
+    const other = fingerprint(Buffer.from("key-b"));
+    expect(judgeHostKey({ h: fp }, "h", other, true)).toEqual({ ok: false, reason: "changed", expected: fp });
+  });
+  it("names hosts as OpenSSH does", () => {
+    expect(hostId("board", 22)).toBe("board");
+    expect(hostId("127.0.0.1", 2222)).toBe("[127.0.0.1]:2222");
+  });
+});
+
+describe("live check parsing", () => {
+  it("reads the proof script's lines through a pty's CRs and noise", () => {
+    const out = "lxc-create: noise\r\nKILN-CHECK create ok busybox container created\r\nKILN-CHECK memory ok memory.max=536870912\r\nKILN-CHECK bridge fail no answer from 10.0.2.77 over br0\r\n";
+    expect(parseProof(out)).toEqual([
+      { id: "create", ok: true, detail: "busybox container created" },
+      { id: "memory", ok: true, detail: "memory.max=536870912" },
+      { id: "bridge", ok: false, detail: "no answer from 10.0.2.77 over br0" },
+    ]);
+  });
+  it("memory sizes", () => {
+    expect(memoryBytes("512M")).toBe(536870912);
+    expect(memoryBytes("1G")).toBe(1073741824);
+    expect(memoryBytes("lots")).toBeNaN();
+  });
+  it("compares the built and the running config symbol by symbol", () => {
+    const built = parseConfig("CONFIG_IPC_NS=y\nCONFIG_VETH=m\n");
+    const running = parseConfig("# CONFIG_IPC_NS is not set\nCONFIG_VETH=m\nCONFIG_EXTRA=y\n");
+    expect(configDifferences(built, running)).toEqual(["EXTRA: built n, running y", "IPC_NS: built y, running n"]);
+    expect(configDifferences(built, built)).toEqual([]);
+  });
+});
