@@ -1,0 +1,78 @@
+#!/bin/sh
+# kiln's flashcfg: writes a U-Boot image into the board's kernel-image flash
+# partition, accepting the vendor's invocation (flashcfg -y -f FILE).
+# Before anything is erased the file must be a uImage with a good header and data
+# CRC that fits the partition; afterwards the partition is read back and compared.
+# Exit codes: 0 written and verified, 1 bad file (flash untouched),
+# 2 usage, 3 partition missing or too small (flash untouched), 4 write or verify failed.
+# The partition name comes from /etc/kiln/flash.conf (PARTITION=...), set from board data.
+PARTITION="OpenBlocks A series Kernel Image"
+CONF=${FLASHCFG_CONF:-/etc/kiln/flash.conf}
+# shellcheck disable=SC1090
+[ -r "$CONF" ] && . "$CONF"
+LOG=${FLASHCFG_LOG:-/var/log/flashcfg.log}
+# Test seams only: where /proc/mtd and the device nodes are.
+PROC_MTD=${FLASHCFG_PROC_MTD:-/proc/mtd}
+DEV_DIR=${FLASHCFG_DEV_DIR:-/dev}
+FILE=""
+YES=0
+
+log() { echo "$(date '+%Y-%m-%d %H:%M:%S') $*" >> "$LOG" 2>/dev/null; }
+die() { code=$1; shift; echo "flashcfg: $*" >&2; log "FAILED ($code): $*"; exit "$code"; }
+usage() { echo "usage: flashcfg [-y] -f FILE    write a uImage to the \"$PARTITION\" partition" >&2; exit 2; }
+
+while getopts "yf:h" opt; do
+  case "$opt" in
+    y) YES=1 ;;
+    f) FILE=$OPTARG ;;
+    *) usage ;;
+  esac
+done
+[ -n "$FILE" ] || usage
+[ -r "$FILE" ] || die 1 "cannot read $FILE"
+mkdir -p "$(dirname "$LOG")" 2>/dev/null
+log "flashcfg -f $FILE (partition \"$PARTITION\")"
+
+# Big-endian u32 at byte offset $2 of file $1, as a decimal number.
+be32() { od -An -tu1 -j "$2" -N 4 "$1" | awk '{ print (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'; }
+# CRC32 (zlib's) of stdin: gzip writes it little-endian in its trailer.
+crc32() { gzip -1 -c | tail -c 8 | od -An -tu1 -N 4 | awk '{ print (($4 * 256 + $3) * 256 + $2) * 256 + $1 }'; }
+
+size=$(wc -c < "$FILE" | tr -d ' ')
+[ "$size" -ge 64 ] || die 1 "$FILE is $size bytes: too short for a uImage header"
+magic=$(be32 "$FILE" 0)
+[ "$magic" = 654645590 ] || die 1 "$FILE is not a uImage (magic $(printf '%08x' "$magic"), want 27051956)"
+hcrc=$(be32 "$FILE" 4)
+datasize=$(be32 "$FILE" 12)
+dcrc=$(be32 "$FILE" 24)
+calc=$( { head -c 4 "$FILE"; printf '\000\000\000\000'; tail -c +9 "$FILE" | head -c 56; } | crc32 )
+[ "$calc" = "$hcrc" ] || die 1 "$FILE: bad header CRC ($(printf '%08x' "$calc"), header says $(printf '%08x' "$hcrc"))"
+[ $((64 + datasize)) -le "$size" ] || die 1 "$FILE is truncated: header announces $datasize data bytes, file has $((size - 64))"
+calc=$(tail -c +65 "$FILE" | head -c "$datasize" | crc32)
+[ "$calc" = "$dcrc" ] || die 1 "$FILE: bad data CRC ($(printf '%08x' "$calc"), header says $(printf '%08x' "$dcrc"))"
+
+line=$(grep "\"$PARTITION\"" "$PROC_MTD" 2>/dev/null | head -1)
+[ -n "$line" ] || die 3 "no MTD partition named \"$PARTITION\" in $PROC_MTD (found: $(sed 1d "$PROC_MTD" 2>/dev/null | cut -d'"' -f2 | tr '\n' ',' | sed 's/,$//'))"
+dev=$DEV_DIR/$(echo "$line" | cut -d: -f1)
+psize=$(( 0x$(echo "$line" | awk '{ print $2 }') ))
+[ -e "$dev" ] || die 3 "$dev does not exist"
+[ "$size" -le "$psize" ] || die 3 "$FILE is $size bytes, $((size - psize)) more than \"$PARTITION\" ($dev) holds ($psize)"
+
+if [ "$YES" != 1 ]; then
+  printf 'write %s (%s bytes) to %s "%s"? [y/N] ' "$FILE" "$size" "$dev" "$PARTITION"
+  read -r answer
+  case "$answer" in y|Y|yes) ;; *) die 1 "not confirmed; flash untouched" ;; esac
+fi
+
+echo "flashcfg: writing $FILE to $dev \"$PARTITION\""
+if command -v flashcp >/dev/null 2>&1; then
+  flashcp "$FILE" "$dev" || die 4 "flashcp failed writing $dev"
+else
+  flash_erase "$dev" 0 0 >/dev/null || die 4 "flash_erase failed on $dev"
+  dd if="$FILE" of="$dev" bs=4096 2>/dev/null || die 4 "writing $dev failed"
+fi
+if ! head -c "$size" "$dev" | cmp -s - "$FILE"; then die 4 "read-back of $dev differs from $FILE"; fi
+sync
+log "OK: $size bytes written to $dev and verified"
+echo "flashcfg: $size bytes written to $dev and verified"
+exit 0

@@ -1,0 +1,98 @@
+/**
+ * kiln's flashcfg (the board-side script) run here with /proc/mtd and the device
+ * node redirected to files; images come from the real mkimage. The end-to-end
+ * proof on a real MTD device is the QEMU board's test.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { repoRoot } from "../support/cli.js";
+
+const script = join(repoRoot, "src", "flashcfg", "flashcfg.sh");
+const dir = mkdtempSync(join(tmpdir(), "kiln-flashcfg-"));
+const devDir = join(dir, "dev");
+mkdirSync(devDir);
+const procMtd = join(dir, "mtd");
+writeFileSync(procMtd, 'dev:    size   erasesize  name\nmtd0: 04000000 00040000 "u-boot"\nmtd1: 00100000 00040000 "image"\n');
+writeFileSync(join(dir, "image.conf"), 'PARTITION="image"\n');
+writeFileSync(join(dir, "ax3.conf"), 'PARTITION="OpenBlocks A series Kernel Image"\n');
+// flash_erase stands in for the MTD ioctl; everything else is the script's own logic.
+const bin = join(dir, "bin");
+mkdirSync(bin);
+writeFileSync(join(bin, "flash_erase"), '#!/bin/sh\nhead -c 1048576 /dev/zero | tr "\\000" "\\377" > "$1"\n');
+chmodSync(join(bin, "flash_erase"), 0o755);
+
+async function image(name: string, bytes: number): Promise<string> {
+  const data = join(dir, `${name}.bin`);
+  writeFileSync(data, Buffer.alloc(bytes, 0x5a));
+  const out = join(dir, `${name}.uImage`);
+  await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "kernel", "-C", "none", "-a", "0x8000", "-e", "0x8000", "-n", name, "-d", data, out]);
+  return out;
+}
+
+function env(conf = "image.conf") {
+  return { PATH: `${bin}:/usr/bin:/bin`, FLASHCFG_PROC_MTD: procMtd, FLASHCFG_DEV_DIR: devDir, FLASHCFG_LOG: join(dir, "flashcfg.log"), FLASHCFG_CONF: join(dir, conf) };
+}
+
+async function flashcfg(file: string, args = ["-y"], opts: { conf?: string; input?: string } = {}) {
+  return execa("sh", [script, ...args, "-f", file], { reject: false, env: env(opts.conf), input: opts.input ?? "" });
+}
+
+function flashContent(): Buffer {
+  return readFileSync(join(devDir, "mtd1"));
+}
+
+describe("kiln's flashcfg", () => {
+  it("writes a good image and verifies it by reading back", async () => {
+    writeFileSync(join(devDir, "mtd1"), Buffer.alloc(1048576, 0xff));
+    const img = await image("good", 5000);
+    const r = await flashcfg(img);
+    expect(r.stderr).toBe("");
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/5064 bytes written to .*mtd1 and verified/);
+    expect(flashContent().subarray(0, 5064).equals(readFileSync(img))).toBe(true);
+    expect(readFileSync(join(dir, "flashcfg.log"), "utf8")).toMatch(/OK: 5064 bytes/);
+  });
+
+  it.each([
+    ["a flipped data byte", (b: Buffer) => b.writeUInt8(b[100] ^ 0xff, 100), /bad data CRC/],
+    ["a flipped header byte", (b: Buffer) => b.writeUInt8(b[40] ^ 0xff, 40), /bad header CRC/],
+    ["not a uImage", (b: Buffer) => b.writeUInt32BE(0x1f8b0800, 0), /not a uImage \(magic 1f8b0800/],
+    ["a truncated file", null, /truncated/],
+  ] as const)("refuses %s and leaves the flash untouched", async (_what, corrupt, message) => {
+    const img = await image("victim", 3000);
+    let bytes = readFileSync(img);
+    if (corrupt) corrupt(bytes);
+    else bytes = bytes.subarray(0, 2000);
+    writeFileSync(img, bytes);
+    const before = flashContent();
+    const r = await flashcfg(img);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(flashContent().equals(before)).toBe(true);
+  });
+
+  it("refuses an image larger than the partition, saying by how much", async () => {
+    const before = flashContent();
+    const r = await flashcfg(await image("huge", 1048576));
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/1048640 bytes, 64 more than "image"/);
+    expect(flashContent().equals(before)).toBe(true);
+  });
+
+  it("refuses when the partition does not exist, naming the ones that do", async () => {
+    const r = await flashcfg(await image("x", 10), ["-y"], { conf: "ax3.conf" });
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/no MTD partition named "OpenBlocks A series Kernel Image" .*found: u-boot,image/);
+  });
+
+  it("without -y and without a yes it does nothing", async () => {
+    const before = flashContent();
+    const r = await flashcfg(await image("ask", 10), [], { input: "n\n" });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/not confirmed/);
+    expect(flashContent().equals(before)).toBe(true);
+  });
+});
