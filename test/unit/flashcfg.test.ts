@@ -57,8 +57,8 @@ describe("kiln's flashcfg", () => {
   });
 
   it.each([
-    ["a flipped data byte", (b: Buffer) => b.writeUInt8(b[100] ^ 0xff, 100), /bad data CRC/],
-    ["a flipped header byte", (b: Buffer) => b.writeUInt8(b[40] ^ 0xff, 40), /bad header CRC/],
+    ["a flipped data byte", (b: Buffer) => b.writeUInt8((b[100] ?? 0) ^ 0xff, 100), /bad data CRC/],
+    ["a flipped header byte", (b: Buffer) => b.writeUInt8((b[40] ?? 0) ^ 0xff, 40), /bad header CRC/],
     ["not a uImage", (b: Buffer) => b.writeUInt32BE(0x1f8b0800, 0), /not a uImage \(magic 1f8b0800/],
     ["a truncated file", null, /truncated/],
   ] as const)("refuses %s and leaves the flash untouched", async (_what, corrupt, message) => {
