@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { Client, type ConnectConfig } from "ssh2";
+import { Client, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { KilnError } from "../errors.js";
 import { shellQuote, type StageLog } from "../exec.js";
 import { fingerprint, hostId, judgeHostKey, type HostKeyVerdict, loadKnownHosts, saveKnownHost } from "./known-hosts.js";
@@ -128,6 +128,23 @@ export class Remote {
         else stream.end();
       });
     });
+  }
+
+  /** SFTP upload (dropbear serves SFTP through openssh-sftp-server). */
+  async putFile(local: string, remotePath: string, onProgress?: (sent: number, total: number) => void): Promise<void> {
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    try {
+      await new Promise<void>((resolve, reject) =>
+        sftp.fastPut(local, remotePath, { step: (sent: number, _chunk: number, total: number) => onProgress?.(sent, total) }, (err) => (err ? reject(err) : resolve())),
+      );
+    } finally {
+      sftp.end();
+    }
+  }
+
+  /** Resolves when the connection closes (e.g. the board rebooted). */
+  closed(): Promise<void> {
+    return new Promise((resolve) => this.client.once("close", () => resolve()));
   }
 
   close(): void {

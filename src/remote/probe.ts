@@ -1,0 +1,61 @@
+/** Read-only facts about a running board: who it is and what its flash looks like. */
+import type { Board } from "../board/schema.js";
+import type { Remote } from "./ssh.js";
+
+export interface MtdPartition {
+  dev: string;
+  size: number;
+  eraseSize: number;
+  name: string;
+}
+
+/** /proc/mtd: `mtd1: 04000000 00040000 "image"` lines after a header. */
+export function parseProcMtd(text: string): MtdPartition[] {
+  const out: MtdPartition[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^(mtd\d+):\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+"(.*)"\s*$/.exec(line.trim());
+    if (m) out.push({ dev: m[1] as string, size: Number.parseInt(m[2] as string, 16), eraseSize: Number.parseInt(m[3] as string, 16), name: m[4] as string });
+  }
+  return out;
+}
+
+export interface Identity {
+  model: string | undefined;
+  cpuinfoHardware: string | undefined;
+}
+
+export async function readIdentity(remote: Remote): Promise<Identity> {
+  const model = await remote.execScript("cat /proc/device-tree/model 2>/dev/null");
+  const cpuinfo = await remote.execScript("grep -i '^Hardware' /proc/cpuinfo 2>/dev/null");
+  return {
+    model: model.stdout.replace(/\0/g, "").trim() || undefined,
+    cpuinfoHardware: /:\s*(.*)$/.exec(cpuinfo.stdout.trim())?.[1]?.trim() || undefined,
+  };
+}
+
+/** Does the running system look like this board? A mismatch says what was found and what was expected. */
+export function matchIdentity(board: Board, id: Identity): { ok: boolean; found: string; expected: string } {
+  const expected = board.identity.model ?? board.identity.cpuinfoHardware;
+  const found = id.model ?? (id.cpuinfoHardware ? `Hardware: ${id.cpuinfoHardware}` : "no /proc/device-tree/model and no Hardware line in /proc/cpuinfo");
+  if (!expected) return { ok: true, found, expected: "(the board data names no identity)" };
+  const ok = (board.identity.model !== undefined && id.model === board.identity.model) || (board.identity.cpuinfoHardware !== undefined && id.cpuinfoHardware === board.identity.cpuinfoHardware);
+  return { ok, found, expected };
+}
+
+export type FlashcfgKind = "kiln" | "vendor" | "none";
+
+export async function whichFlashcfg(remote: Remote): Promise<{ kind: FlashcfgKind; path: string | undefined }> {
+  const r = await remote.execScript("p=$(command -v flashcfg) || exit 3; echo \"$p\"; grep -q \"kiln's flashcfg\" \"$p\" && echo kiln || echo vendor");
+  if (r.code !== 0) return { kind: "none", path: undefined };
+  const [path, kind] = r.stdout.trim().split("\n");
+  return { kind: kind === "kiln" ? "kiln" : "vendor", path };
+}
+
+/** Free bytes in a remote directory (df -k). */
+export async function freeBytes(remote: Remote, dir: string): Promise<number | undefined> {
+  const r = await remote.exec(["df", "-k", dir]);
+  const last = r.stdout.trim().split("\n").pop() ?? "";
+  const fields = last.trim().split(/\s+/);
+  const avail = Number(fields[3]);
+  return Number.isFinite(avail) ? avail * 1024 : undefined;
+}

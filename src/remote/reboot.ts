@@ -1,0 +1,38 @@
+/** Reboot a board and wait for it to come back as a new boot (boot_id changes). */
+import { KilnError } from "../errors.js";
+import { Remote, type SshTarget } from "./ssh.js";
+
+export async function bootId(remote: Remote): Promise<string> {
+  return (await remote.exec(["cat", "/proc/sys/kernel/random/boot_id"])).stdout.trim();
+}
+
+export async function rebootAndWait(
+  remote: Remote,
+  target: SshTarget,
+  opts: { timeoutMs: number; update?: (s: string) => void; signal?: AbortSignal },
+): Promise<Remote> {
+  const before = await bootId(remote);
+  // Detached, so the SSH command returns before the connection is cut.
+  await remote.execScript("(sleep 1; reboot) >/dev/null 2>&1 </dev/null &");
+  remote.close();
+  const deadline = Date.now() + opts.timeoutMs;
+  opts.update?.("waiting for the board to go down and come back");
+  let lastError = "";
+  while (Date.now() < deadline) {
+    if (opts.signal?.aborted) throw new KilnError("interrupted while waiting for the board to come back", { exitCode: 130 });
+    await new Promise((r) => setTimeout(r, 2000));
+    try {
+      const again = await Remote.connect({ ...target, acceptNewHostKey: false, readyTimeoutMs: 8000 });
+      const now = await bootId(again);
+      if (now && now !== before) return again;
+      again.close();
+      lastError = "still the same boot";
+    } catch (err) {
+      lastError = (err as Error).message;
+      if (/CHANGED/.test(lastError)) throw err;
+    }
+  }
+  throw new KilnError(`the board did not come back within ${Math.round(opts.timeoutMs / 1000)} s after reboot (last: ${lastError})`, {
+    hint: "check its serial console; the image was written, so the boot loader may be stuck on it",
+  });
+}
