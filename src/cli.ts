@@ -25,6 +25,9 @@ Pipeline (each stage is also a command):
   kiln build   --board B      all of the above, skipping what is up to date
   kiln check   --config PATH  container readiness of a .config (offline)
   kiln inspect FILE           read and verify a uImage header
+  kiln qemu    --board B      boot the image in QEMU from emulated NOR flash
+  kiln check   --host H       readiness of a running board, with a real container
+  kiln flash   --board B --host H   upload, flashcfg, reboot, check
 
 Boards live in board/<name>/, fragments in kconfig/<name>.config.
 Caches: $KILN_CACHE_DIR (default ~/.cache/kiln). Output: ./out/<board> (or --out).`,
@@ -97,6 +100,151 @@ Examples:
   .action(async (opts) => {
     const { checkCommand } = await import("./commands/check.js");
     await checkCommand(opts);
+  });
+
+function buildFlags(cmd: Command): Command {
+  return cmd
+    .requiredOption("-b, --board <name>", "board from board/<name>/ (see `kiln boards`)")
+    .option("-f, --fragment <name-or-file...>", "extra kernel fragment (repeatable)", [])
+    .option("--kernel-src <dir-or-tarball>", "kernel tree or tarball (default: the board's Debian linux-source tarball)")
+    .option("-o, --out <dir>", "output directory (default: ./out/<board>)")
+    .option("--allow-missing", "accept a config whose audit found missing options", false)
+    .option("--force <stage...>", "re-run these stages even when their inputs did not change (config, kernel, image)", [])
+    .option("--json", "machine-readable summary on stdout", false);
+}
+
+buildFlags(program.command("kernel"))
+  .description("Cross-build the kernel the board needs (zImage, modules, DTB) out of tree from the configured .config")
+  .addHelpText("after", "\nNeeds the .config of `kiln config`; `kiln build` runs both.\nccache is used when installed (cache in $KILN_CACHE_DIR/ccache).")
+  .action(async (opts) => {
+    const { kernelCommand } = await import("./commands/build.js");
+    await kernelCommand(opts);
+  });
+
+buildFlags(program.command("image"))
+  .description("Pack the board's U-Boot uImage from the built kernel and a ramdisk, verify it, and check it fits the flash partition")
+  .option("--ramdisk <file>", "ramdisk to pack (default: the rootfs stage's output, else a modules-only initramfs)")
+  .action(async (opts) => {
+    const { imageCommand } = await import("./commands/image.js");
+    await imageCommand(opts);
+  });
+
+buildFlags(program.command("build"))
+  .description("Run the pipeline: config, kernel, image; each stage is skipped when its inputs did not change")
+  .option("--ramdisk <file>", "ramdisk to pack instead of the rootfs stage's output")
+  .addHelpText(
+    "after",
+    `
+Each stage records the inputs it was built from in out/<board>/stamps/; a second
+build with nothing changed runs no tool. The log of each stage says which input
+made it run. Outputs are reproducible (SOURCE_DATE_EPOCH, fixed build user and host).
+
+Examples:
+  kiln build --board openblocks-ax3
+  kiln build --board qemu-virt --force kernel`,
+  )
+  .action(async (opts) => {
+    const { buildCommand } = await import("./commands/build.js");
+    await buildCommand(opts);
+  });
+
+const qemu = program
+  .command("qemu")
+  .description("Run an emulated board: U-Boot in NOR flash boots the uImage in flash, SSH forwarded to loopback");
+
+qemu
+  .command("start", { isDefault: true })
+  .description("Start the board (flashing --image first) and wait until it is up")
+  .requiredOption("-b, --board <name>", "an emulated board, e.g. qemu-virt")
+  .option("--image <uImage>", "write this image into the board's flash before starting")
+  .option("--instance <name>", "instance name: each keeps its own flash (default: the board name)")
+  .addOption(new Option("--wait <what>", "wait for: the SSH server, a console line (--ready), or nothing").choices(["ssh", "console", "none"]).default("ssh"))
+  .option("--ready <regex>", "console line that means the board is up (with --wait console)", "kiln: ready")
+  .option("--timeout <seconds>", "give up after this long", "180")
+  .option("--console", "attach the terminal to the serial console once started", false)
+  .option("--json", "print instance details as JSON", false)
+  .addHelpText(
+    "after",
+    `
+The flash files live in $KILN_STATE_DIR/qemu/<instance>/ (default ~/.local/state/kiln):
+flash0.img holds U-Boot, flash1.img the uImage. They persist, so an image written
+from inside the guest (flashcfg) boots after a reboot, as on the real board.
+On a boot failure, the console's last lines are shown; Ctrl-C during the boot
+stops QEMU.
+
+Examples:
+  kiln qemu --board qemu-virt --image out/qemu-virt/uImage.qemu-virt
+  kiln qemu stop --instance qemu-virt`,
+  )
+  .action(async (opts) => {
+    const { qemuStartCommand } = await import("./commands/qemu.js");
+    await qemuStartCommand(opts);
+  });
+
+qemu
+  .command("stop")
+  .description("Stop a running emulated board")
+  .option("--instance <name>", "instance name (default: qemu-virt)")
+  .action(async (opts) => {
+    const { qemuStopCommand } = await import("./commands/qemu.js");
+    await qemuStopCommand(opts);
+  });
+
+qemu
+  .command("console")
+  .description("Attach the terminal to a running board's serial console (Ctrl-] detaches)")
+  .option("--instance <name>", "instance name (default: qemu-virt)")
+  .action(async (opts) => {
+    const { qemuConsoleCommand } = await import("./commands/qemu.js");
+    await qemuConsoleCommand(opts);
+  });
+
+program
+  .command("flash")
+  .description("Flash the board's image over SSH: pre-flight, verified upload, flashcfg, reboot, wait, check")
+  .requiredOption("-b, --board <name>", "board definition (identity, flash partition, image)")
+  .option("--host <host[:port]...>", "board to flash (repeatable)", [])
+  .option("--inventory <file>", "YAML list of boards: host names or {host, port, user, identity}")
+  .option("-p, --port <port>", "SSH port", "22")
+  .option("-u, --user <user>", "SSH user", "root")
+  .option("-i, --identity <key>", "SSH private key (default: ssh-agent, then ~/.ssh/id_*)")
+  .option("--accept-new-host-key", "trust an unknown host key once (a changed key is always refused)", false)
+  .option("--image <uImage>", "image to flash (default: out/<board>/<board's image name>)")
+  .option("-o, --out <dir>", "build output directory (default: ./out/<board>)")
+  .option("--remote-dir <dir>", "where the image is uploaded on the board", "/tmp")
+  .option("--dry-run", "connect and run every pre-flight check, then print what would be done", false)
+  .addOption(new Option("--no-check", "do not run kiln check after the reboot"))
+  .option("--reboot-timeout <seconds>", "how long to wait for the board to come back", "300")
+  .option("--parallel <n>", "boards flashed at once", "4")
+  .option("--json", "machine-readable results", false)
+  .addHelpText(
+    "after",
+    `
+Before anything is written: the image's header and CRCs verify and it fits the
+partition the running board reports in /proc/mtd; the host key is known (an
+unknown key is refused with its fingerprint unless --accept-new-host-key; a
+changed key is always refused); the board is the board (/proc/device-tree/model
+or /proc/cpuinfo); flashcfg exists (kiln's or the vendor's); the upload directory
+has room. The upload goes to a temporary name and must match the local sha256
+before flashcfg -y -f runs. Then the board reboots and kiln waits for a new boot.
+
+Examples:
+  kiln flash --board openblocks-ax3 --host 192.0.2.10 --dry-run
+  kiln flash --board openblocks-ax3 --inventory boards.yaml --parallel 8`,
+  )
+  .action(async (opts) => {
+    const { flashCommand } = await import("./commands/flash.js");
+    await flashCommand(opts);
+  });
+
+program
+  .command("inspect")
+  .description("Print and verify the header of any U-Boot legacy image (uImage): type, compression, addresses, parts, CRCs")
+  .argument("<file>", "the uImage")
+  .option("--json", "machine-readable output", false)
+  .action(async (file: string, opts: { json: boolean }) => {
+    const { inspectCommand } = await import("./commands/inspect.js");
+    await inspectCommand({ file, json: opts.json });
   });
 
 program
