@@ -16,7 +16,7 @@ import { CheckFailedError, InputError, KilnError } from "../errors.js";
 import { StageLog } from "../exec.js";
 import { parseUImage, verifyUImage } from "../image/uimage.js";
 import { defaultOutDir } from "../paths.js";
-import { freeBytes, matchIdentity, parseProcMtd, readIdentity, whichFlashcfg } from "../remote/probe.js";
+import { freeBytes, matchIdentity, readIdentity, readProcMtd, whichFlashcfg } from "../remote/probe.js";
 import { rebootAndWait } from "../remote/reboot.js";
 import { Remote, type SshTarget } from "../remote/ssh.js";
 import { uploadVerified } from "../remote/upload.js";
@@ -139,7 +139,7 @@ async function flashOne(board: Board, image: string, size: number, target: SshTa
     if (fc.kind === "none") throw new KilnError(`no flashcfg on ${target.host}`, { hint: "install kiln's flashcfg (every kiln rootfs has it) or the vendor's" });
     outcome.flashcfg = fc.kind;
     step(`flashcfg: ${fc.kind === "kiln" ? "kiln's (verifies CRC and size before erasing)" : "the vendor's"} at ${fc.path ?? "?"}`);
-    const mtd = parseProcMtd((await remote.exec(["cat", "/proc/mtd"])).stdout);
+    const mtd = await readProcMtd(remote);
     const part = mtd.find((p) => p.name === flash.partition);
     if (!part) throw new KilnError(`the board has no flash partition "${flash.partition}"`, { hint: `/proc/mtd shows: ${mtd.map((p) => `${p.dev} "${p.name}"`).join(", ") || "nothing"}` });
     if (size > part.size) throw new CheckFailedError(`the image is ${size} bytes, ${size - part.size} more than ${part.dev} "${part.name}" holds (${part.size})`, "nothing was uploaded");

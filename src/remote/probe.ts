@@ -24,9 +24,19 @@ export interface Identity {
   cpuinfoHardware: string | undefined;
 }
 
+/**
+ * Board-side paths are read under $KILN_BOARD_ROOT when the board's SSH server
+ * sets it: a test seam for a stand-in board (an sshd on loopback), empty on real boards.
+ */
+const ROOT = "${KILN_BOARD_ROOT:-}";
+
+export async function readProcMtd(remote: Remote): Promise<MtdPartition[]> {
+  return parseProcMtd((await remote.execScript(`cat ${ROOT}/proc/mtd 2>/dev/null`)).stdout);
+}
+
 export async function readIdentity(remote: Remote): Promise<Identity> {
-  const model = await remote.execScript("cat /proc/device-tree/model 2>/dev/null");
-  const cpuinfo = await remote.execScript("grep -i '^Hardware' /proc/cpuinfo 2>/dev/null");
+  const model = await remote.execScript(`cat ${ROOT}/proc/device-tree/model 2>/dev/null`);
+  const cpuinfo = await remote.execScript(`grep -i '^Hardware' ${ROOT}/proc/cpuinfo 2>/dev/null`);
   return {
     model: model.stdout.replace(/\0/g, "").trim() || undefined,
     cpuinfoHardware: /:\s*(.*)$/.exec(cpuinfo.stdout.trim())?.[1]?.trim() || undefined,
