@@ -11,7 +11,8 @@ BOARD ?= qemu-virt
 # every later apt-get update fail.
 APT_PACKAGES := make gcc libc6-dev bc flex bison libssl-dev libelf-dev cpio xz-utils lzma \
 	kmod ccache rsync git gcc-arm-linux-gnueabihf linux-source-6.1 u-boot-tools \
-	device-tree-compiler lxc qemu-system-arm ipxe-qemu u-boot-qemu
+	device-tree-compiler lxc qemu-system-arm ipxe-qemu u-boot-qemu \
+	openssh-client openssh-server mmdebstrap qemu-user-static binfmt-support
 
 .PHONY: all setup host-deps npm-deps build lint typecheck test test-unit test-e2e main clean
 
@@ -53,9 +54,16 @@ test-unit: setup
 test-e2e: setup
 	npx vitest run test/e2e
 
+# The main job: build the default (emulated) board's image, boot it in QEMU
+# through U-Boot from flash, and prove it with kiln check and a real container.
+KILN_KEY ?= $(HOME)/.local/state/kiln/id_ed25519
 main: setup
-	./bin/kiln.js config --board $(BOARD)
-	./bin/kiln.js check --config out/$(BOARD)/kernel/.config
+	@mkdir -p "$$(dirname $(KILN_KEY))"; [ -f "$(KILN_KEY)" ] || ssh-keygen -q -t ed25519 -N "" -C kiln -f "$(KILN_KEY)"
+	./bin/kiln.js build --board $(BOARD) --authorized-key $(KILN_KEY).pub
+	./bin/kiln.js qemu --board $(BOARD) --image out/$(BOARD)/$$(node -e 'console.log(require("yaml").parse(require("fs").readFileSync("board/$(BOARD)/board.yaml","utf8")).image.output)') --instance main --json > out/$(BOARD)/qemu.json
+	port=$$(node -e 'console.log(JSON.parse(require("fs").readFileSync("out/$(BOARD)/qemu.json","utf8")).ssh.port)'); \
+	./bin/kiln.js check --host 127.0.0.1 --port $$port --identity $(KILN_KEY) --accept-new-host-key --board $(BOARD); rc=$$?; \
+	./bin/kiln.js qemu stop --instance main; exit $$rc
 
 clean:
 	rm -rf dist out
