@@ -238,6 +238,23 @@ Examples:
   });
 
 program
+  .command("probe")
+  .description("Read a running board's identity, kernel, flash layout (/proc/mtd), memory and flashcfg; save it as the unit's profile")
+  .requiredOption("--host <host>", "the board")
+  .option("-p, --port <port>", "SSH port", "22")
+  .option("-u, --user <user>", "SSH user", "root")
+  .option("-i, --identity <key>", "SSH private key (default: ssh-agent, then ~/.ssh/id_*)")
+  .option("--accept-new-host-key", "trust an unknown host key once (a changed key is always refused)", false)
+  .option("--remote-dir <dir>", "upload directory whose free space to report", "/tmp")
+  .option("--manifest <file>", "a kiln build manifest to compare the running kernel with")
+  .option("--json", "machine-readable output", false)
+  .addHelpText("after", "\nRead-only on the board. The profile is saved under $KILN_STATE_DIR/units/, keyed by the host key fingerprint.")
+  .action(async (opts) => {
+    const { probeCommand } = await import("./commands/probe.js");
+    await probeCommand(opts);
+  });
+
+program
   .command("inspect")
   .description("Print and verify the header of any U-Boot legacy image (uImage): type, compression, addresses, parts, CRCs")
   .argument("<file>", "the uImage")

@@ -1,0 +1,99 @@
+/**
+ * kiln probe: read-only facts about a running board, saved as the unit's profile
+ * (keyed by its host key fingerprint, in kiln's state directory).
+ */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { InputError } from "../errors.js";
+import { StageLog } from "../exec.js";
+import { writeFileAtomic } from "../fsutil.js";
+import { stateDir } from "../paths.js";
+import { freeBytes, type MtdPartition, readIdentity, readProcMtd, whichFlashcfg } from "../remote/probe.js";
+import { Remote } from "../remote/ssh.js";
+
+export interface ProbeOptions {
+  host: string;
+  port: string;
+  user: string;
+  identity?: string;
+  acceptNewHostKey: boolean;
+  remoteDir: string;
+  manifest?: string;
+  json: boolean;
+}
+
+export interface UnitProfile {
+  hostKey: string;
+  host: string;
+  port: number;
+  probedAt: string;
+  model: string | undefined;
+  cpuinfoHardware: string | undefined;
+  release: string;
+  memoryKiB: number | undefined;
+  mtd: MtdPartition[];
+  uploadDir: { path: string; freeBytes: number | undefined };
+  flashcfg: { kind: string; path: string | undefined };
+  matchesBuild: { manifest: string; release: string; same: boolean } | undefined;
+}
+
+export function profileFile(hostKey: string): string {
+  return join(stateDir(), "units", `${hostKey.replace(/[^A-Za-z0-9]/g, "_")}.json`);
+}
+
+export async function probeCommand(opts: ProbeOptions): Promise<void> {
+  const port = Number(opts.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputError(`--port ${opts.port} is not a TCP port`);
+  const log = new StageLog(join(stateDir(), "logs", `probe-${opts.host}-${port}.log`)).reset();
+  const remote = await Remote.connect({ host: opts.host, port, user: opts.user, identity: opts.identity, acceptNewHostKey: opts.acceptNewHostKey }, log);
+  try {
+    const id = await readIdentity(remote);
+    const release = (await remote.exec(["uname", "-r"])).stdout.trim();
+    const mem = /MemTotal:\s+(\d+)/.exec((await remote.exec(["cat", "/proc/meminfo"])).stdout)?.[1];
+    let matchesBuild: UnitProfile["matchesBuild"];
+    if (opts.manifest) {
+      if (!existsSync(opts.manifest)) throw new InputError(`build manifest ${opts.manifest} does not exist`);
+      const m = JSON.parse(await readFile(opts.manifest, "utf8")) as { kernel?: { release?: string } };
+      const built = m.kernel?.release ?? "?";
+      matchesBuild = { manifest: opts.manifest, release: built, same: built === release };
+    }
+    const profile: UnitProfile = {
+      hostKey: remote.hostKey,
+      host: opts.host,
+      port,
+      probedAt: new Date().toISOString(),
+      model: id.model,
+      cpuinfoHardware: id.cpuinfoHardware,
+      release,
+      memoryKiB: mem ? Number(mem) : undefined,
+      mtd: await readProcMtd(remote),
+      uploadDir: { path: opts.remoteDir, freeBytes: await freeBytes(remote, opts.remoteDir) },
+      flashcfg: await whichFlashcfg(remote),
+      matchesBuild,
+    };
+    const file = profileFile(remote.hostKey);
+    await writeFileAtomic(file, `${JSON.stringify(profile, null, 2)}\n`);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ ...profile, profile: file }, null, 2)}\n`);
+    else process.stdout.write(formatProfile(profile, file));
+  } finally {
+    remote.close();
+  }
+}
+
+export function formatProfile(p: UnitProfile, file: string): string {
+  const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
+  const lines = [
+    `${p.host}:${p.port}  (host key ${p.hostKey})`,
+    `  model:     ${p.model ?? (p.cpuinfoHardware ? `Hardware: ${p.cpuinfoHardware}` : "unknown")}`,
+    `  kernel:    ${p.release}${p.matchesBuild ? (p.matchesBuild.same ? " (the build in the manifest)" : ` (manifest says ${p.matchesBuild.release})`) : ""}`,
+    `  memory:    ${p.memoryKiB !== undefined ? `${Math.round(p.memoryKiB / 1024)} MiB` : "?"}`,
+    `  flashcfg:  ${p.flashcfg.kind}${p.flashcfg.path ? ` (${p.flashcfg.path})` : ""}`,
+    `  ${p.uploadDir.path}: ${p.uploadDir.freeBytes !== undefined ? `${Math.round(p.uploadDir.freeBytes / 1024 / 1024)} MiB free` : "?"}`,
+    `  flash:     ${p.mtd.length === 0 ? "no MTD partitions" : ""}`,
+    ...p.mtd.map((m) => `    ${m.dev.padEnd(6)} size ${hex(m.size)} erase ${hex(m.eraseSize)}  "${m.name}"`),
+    `profile saved: ${file}`,
+    "",
+  ];
+  return lines.join("\n");
+}
