@@ -203,7 +203,7 @@ program
   .command("flash")
   .description("Flash the board's image over SSH: pre-flight, verified upload, flashcfg, reboot, wait, check")
   .requiredOption("-b, --board <name>", "board definition (identity, flash partition, image)")
-  .option("--host <host[:port]...>", "board to flash (repeatable)", [])
+  .option("--host <host...>", "board to flash, host or host:port (repeatable)", [])
   .option("--inventory <file>", "YAML list of boards: host names or {host, port, user, identity}")
   .option("-p, --port <port>", "SSH port", "22")
   .option("-u, --user <user>", "SSH user", "root")

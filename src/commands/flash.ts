@@ -48,7 +48,8 @@ const InventorySchema = z.array(
 
 export async function targetsFrom(opts: FlashOptions): Promise<SshTarget[]> {
   const base = { port: Number(opts.port), user: opts.user, identity: opts.identity, acceptNewHostKey: opts.acceptNewHostKey };
-  const targets: SshTarget[] = opts.host.map((h) => {
+  // Commander hands over a plain string unless the option is declared variadic.
+  const targets: SshTarget[] = [opts.host].flat().map((h) => {
     const m = /^(.*):(\d+)$/.exec(h);
     return m ? { ...base, host: m[1] as string, port: Number(m[2]) } : { ...base, host: h };
   });
@@ -102,7 +103,7 @@ export async function flashCommand(opts: FlashOptions): Promise<void> {
           });
           outcome.ok = true;
         } catch (err) {
-          outcome.error = err instanceof KilnError ? `${err.message}${err.tail.length ? `\n${err.tail.join("\n")}` : ""}` : String(err);
+          outcome.error = err instanceof KilnError ? [err.message, ...err.tail, ...(err.hint ? [`hint: ${err.hint}`] : [])].join("\n") : String(err);
           throw err;
         }
       },
@@ -124,7 +125,9 @@ export async function flashCommand(opts: FlashOptions): Promise<void> {
     for (const o of outcomes) if (o.check) process.stdout.write(`\n${formatLive(o.check)}\n`);
   }
   const failed = outcomes.filter((o) => !o.ok);
-  if (failed.length > 0) throw new KilnError(`${failed.length} of ${outcomes.length} board(s) failed`, { exitCode: 1, hint: `logs: ${join(outDir, "logs")}/flash-*.log` });
+  // Each board's whole error (tool output, hint) goes to stderr: the table shows only its first line.
+  const tail = failed.flatMap((o) => `${o.host}: ${o.error ?? "?"}`.split("\n"));
+  if (failed.length > 0) throw new KilnError(`${failed.length} of ${outcomes.length} board(s) failed`, { exitCode: 1, tail, hint: `logs: ${join(outDir, "logs")}/flash-*.log` });
 }
 
 async function flashOne(board: Board, image: string, size: number, target: SshTarget, opts: FlashOptions, log: StageLog, outcome: Outcome, step: (s: string) => void): Promise<void> {

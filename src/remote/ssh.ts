@@ -134,9 +134,11 @@ export class Remote {
   async putFile(local: string, remotePath: string, onProgress?: (sent: number, total: number) => void): Promise<void> {
     const sftp = await new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
     try {
-      await new Promise<void>((resolve, reject) =>
-        sftp.fastPut(local, remotePath, { step: (sent: number, _chunk: number, total: number) => onProgress?.(sent, total) }, (err) => (err ? reject(err) : resolve())),
-      );
+      await new Promise<void>((resolve, reject) => {
+        // ssh2 never calls fastPut back when the connection drops mid-transfer (mscdex/ssh2#1490).
+        sftp.once("close", () => reject(new Error("the connection closed before the transfer finished")));
+        sftp.fastPut(local, remotePath, { step: (sent: number, _chunk: number, total: number) => onProgress?.(sent, total) }, (err) => (err ? reject(err) : resolve()));
+      });
     } finally {
       sftp.end();
     }

@@ -1,0 +1,308 @@
+/**
+ * `kiln flash` and `kiln check --host` against Debian's real OpenSSH server on
+ * loopback, standing in for a board (test/support/sshd.ts): host-key trust, the
+ * pre-flight refusals, a cut upload, a lying checksum, a failing flashcfg and a
+ * board that never comes back. Every case looks at what happened on the "board"
+ * (the fake root's traces), not only at kiln's exit code.
+ */
+import { createPrivateKey, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { execa } from "execa";
+import { utils } from "ssh2";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { kiln, type KilnRun, testWork } from "../support/cli.js";
+import { freePort, QEMU_VIRT_MODEL, type Sshd, startSshd } from "../support/sshd.js";
+import { startTcpProxy } from "../support/tcp-proxy.js";
+
+let sshd: Sshd;
+let work: string;
+let image: string;
+let savedAgent: string | undefined;
+
+const hostId = (port: number) => `[127.0.0.1]:${port}`;
+
+interface Case {
+  state: string;
+  out: string;
+}
+
+function freshCase(name: string): Case {
+  const dir = mkdtempSync(join(work, `${name}-`));
+  const c = { state: join(dir, "state"), out: join(dir, "out") };
+  mkdirSync(c.state);
+  return c;
+}
+
+function knownHosts(c: Case): Record<string, string> {
+  const file = join(c.state, "known_hosts.json");
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string>) : {};
+}
+
+/** Pre-trust host keys the way kiln records them, so a case starts past the host-key step. */
+function trust(c: Case, entries: Record<string, string>): void {
+  writeFileSync(join(c.state, "known_hosts.json"), `${JSON.stringify({ ...knownHosts(c), ...entries }, null, 2)}\n`);
+}
+
+function flash(c: Case, hosts: string[], ...extra: string[]): Promise<KilnRun> {
+  return kiln(
+    [
+      "flash", "--board", "qemu-virt", ...hosts.flatMap((h) => ["--host", h]),
+      "--identity", sshd.clientKey, "--image", image, "--out", c.out, "--remote-dir", sshd.board.uploadDir, ...extra,
+    ],
+    { env: { KILN_STATE_DIR: c.state } },
+  );
+}
+
+const all = (r: KilnRun) => `exit ${r.exitCode}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+
+async function makeImage(dir: string, bytes: number): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const data = join(dir, "data");
+  const out = join(dir, "uImage.test");
+  writeFileSync(data, randomBytes(bytes));
+  await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "kernel", "-C", "none", "-a", "0x40008000", "-e", "0x40008000", "-n", "test", "-d", data, out]);
+  return out;
+}
+
+beforeAll(async () => {
+  // kiln would offer keys from an agent; these tests must depend on --identity alone.
+  savedAgent = process.env.SSH_AUTH_SOCK;
+  delete process.env.SSH_AUTH_SOCK;
+  work = mkdtempSync(join(testWork(), "flash-ssh-"));
+  // Big enough that an upload is many SFTP writes, so a cut lands in the middle of it.
+  image = await makeImage(join(work, "image"), 3_000_000);
+  sshd = await startSshd();
+});
+
+afterAll(async () => {
+  await sshd?.stop();
+  if (savedAgent !== undefined) process.env.SSH_AUTH_SOCK = savedAgent;
+});
+
+beforeEach(() => sshd.board.reset());
+
+describe("kiln flash over SSH to a stand-in board", () => {
+  it("refuses an unknown host key with its fingerprint, trusts it once when told, then knows it", async () => {
+    const c = freshCase("unknown-key");
+    const target = `127.0.0.1:${sshd.port}`;
+
+    const refused = await flash(c, [target], "--dry-run");
+    expect(refused.exitCode, all(refused)).not.toBe(0);
+    // kiln's fingerprint must be the one OpenSSH shows for the same key (ssh-keygen -lf, or the board's console).
+    expect(refused.stderr).toContain(sshd.hostKeyFingerprint);
+    expect(refused.stderr).toContain("--accept-new-host-key");
+    expect(knownHosts(c)[hostId(sshd.port)]).toBeUndefined();
+
+    const check = await kiln(["check", "--host", "127.0.0.1", "--port", String(sshd.port), "--identity", sshd.clientKey, "--no-proof", "--out", c.out], {
+      env: { KILN_STATE_DIR: c.state },
+    });
+    expect(check.exitCode, all(check)).not.toBe(0);
+    expect(check.stderr).toContain(sshd.hostKeyFingerprint);
+    expect(check.stderr).toContain("--accept-new-host-key");
+
+    const accepted = await flash(c, [target], "--dry-run", "--accept-new-host-key");
+    expect(accepted.exitCode, all(accepted)).toBe(0);
+    expect(accepted.stdout).toContain(`board identity: ${QEMU_VIRT_MODEL}`);
+    expect(accepted.stdout).toMatch(/image fits mtd1 "image"/);
+    expect(accepted.stdout).toContain(`would upload to ${sshd.board.uploadDir}/${basename(image)}`);
+    expect(accepted.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1:${sshd.port}\\s+dry run ok$`, "m"));
+    expect(knownHosts(c)).toEqual({ [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    expect(sshd.board.uploads()).toEqual([]);
+    expect(sshd.board.flashcfgCalls()).toEqual([]);
+    expect(sshd.board.rebootCalls()).toBe(0);
+
+    const again = await flash(c, [target], "--dry-run", "--json");
+    expect(again.exitCode, all(again)).toBe(0);
+    const j = JSON.parse(again.stdout) as { dryRun: boolean; results: { host: string; ok: boolean }[] };
+    expect(j.dryRun).toBe(true);
+    expect(j.results).toEqual([expect.objectContaining({ host: target, ok: true })]);
+    expect(sshd.board.uploads()).toEqual([]);
+  });
+
+  it("refuses a changed host key, even with --accept-new-host-key", async () => {
+    // Its own server: restarting with a new key must not disturb the other cases.
+    const other = await startSshd();
+    try {
+      const c = freshCase("changed-key");
+      const oldKey = other.hostKeyFingerprint;
+      trust(c, { [hostId(other.port)]: oldKey });
+      const args = ["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${other.port}`, "--identity", other.clientKey, "--image", image,
+        "--out", c.out, "--remote-dir", other.board.uploadDir, "--dry-run"];
+      const before = await kiln(args, { env: { KILN_STATE_DIR: c.state } });
+      expect(before.exitCode, all(before)).toBe(0);
+
+      await other.restartWithNewHostKey();
+      expect(other.hostKeyFingerprint).not.toBe(oldKey);
+      const r = await kiln([...args, "--accept-new-host-key"], { env: { KILN_STATE_DIR: c.state } });
+      expect(r.exitCode, all(r)).not.toBe(0);
+      expect(r.stderr).toContain("CHANGED");
+      expect(r.stderr).toContain(other.hostKeyFingerprint);
+      expect(r.stderr).toContain(oldKey);
+      expect(knownHosts(c)).toEqual({ [hostId(other.port)]: oldKey });
+
+      const check = await kiln(["check", "--host", "127.0.0.1", "--port", String(other.port), "--identity", other.clientKey, "--no-proof",
+        "--accept-new-host-key", "--out", c.out], { env: { KILN_STATE_DIR: c.state } });
+      expect(check.exitCode, all(check)).not.toBe(0);
+      expect(check.stderr).toContain("CHANGED");
+      expect(knownHosts(c)).toEqual({ [hostId(other.port)]: oldKey });
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("a connection cut in the middle of the upload flashes nothing and says the upload was interrupted", async () => {
+    const proxy = await startTcpProxy(sshd.port);
+    try {
+      const c = freshCase("cut-upload");
+      trust(c, { [hostId(proxy.port)]: sshd.hostKeyFingerprint });
+      const target = `127.0.0.1:${proxy.port}`;
+      // Everything kiln sends before the upload, measured: the cut then lands a known distance into the image.
+      const dry = await flash(c, [target], "--dry-run");
+      expect(dry.exitCode, all(dry)).toBe(0);
+      const beforeUpload = proxy.lastConnectionBytes();
+      expect(beforeUpload).toBeGreaterThan(0);
+      proxy.cutAfter(beforeUpload + 1_000_000);
+
+      const r = await flash(c, [target], "--no-check", "--reboot-timeout", "5");
+      expect(r.exitCode, all(r)).not.toBe(0);
+      expect(proxy.cuts()).toBe(1);
+      expect(r.stderr).toMatch(/upload of .* was interrupted/);
+      expect(r.stderr).toMatch(/nothing was flashed/);
+      expect(sshd.board.flashcfgCalls()).toEqual([]);
+      expect(sshd.board.rebootCalls()).toBe(0);
+      const left = sshd.board.uploads();
+      expect(left).not.toContain(basename(image));
+      // Whatever stayed behind is the partial file, and it is short: the cut was mid-way.
+      for (const name of left) {
+        expect(name).toBe(`.${basename(image)}.part`);
+        expect(statSync(join(sshd.board.uploadDir, name)).size).toBeLessThan(statSync(image).size);
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("refuses an upload whose sha256 on the board does not match, and never runs flashcfg", async () => {
+    const c = freshCase("bad-sum");
+    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    sshd.board.lieAboutSha256();
+    const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--no-check", "--reboot-timeout", "5");
+    expect(r.exitCode, all(r)).not.toBe(0);
+    expect(r.stderr).toMatch(/checksum mismatch after upload: board has 0{64}, local file is [0-9a-f]{64}/);
+    expect(sshd.board.flashcfgCalls()).toEqual([]);
+    expect(sshd.board.rebootCalls()).toBe(0);
+    // Neither the final name nor the partial file is left to be flashed by hand.
+    expect(sshd.board.uploads()).toEqual([]);
+  });
+
+  it("reports flashcfg's failure with its output and does not reboot the board", async () => {
+    const c = freshCase("flashcfg-fails");
+    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    sshd.board.failFlashcfg(1, "flashcfg: checking image\nfile size exceeds MAX kernel SIZE\n");
+    const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--no-check", "--reboot-timeout", "5", "--json");
+    expect(r.exitCode, all(r)).not.toBe(0);
+    expect(r.stderr).toContain("flashcfg exited 1");
+    expect(r.stderr).toContain("file size exceeds MAX kernel SIZE");
+    const j = JSON.parse(r.stdout) as { results: { ok: boolean; error?: string; steps: string[] }[] };
+    expect(j.results[0]?.ok).toBe(false);
+    expect(j.results[0]?.error).toContain("file size exceeds MAX kernel SIZE");
+    expect(j.results[0]?.steps.some((s) => /waiting for the board/.test(s))).toBe(false);
+    expect(sshd.board.flashcfgCalls()).toEqual([`-y -f ${sshd.board.uploadDir}/${basename(image)}`]);
+    expect(sshd.board.rebootCalls()).toBe(0);
+  });
+
+  it("reports a board that does not come back after the reboot", async () => {
+    const c = freshCase("reboot-timeout");
+    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    const started = Date.now();
+    const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--reboot-timeout", "5", "--no-check");
+    expect(r.exitCode, all(r)).not.toBe(0);
+    expect(r.stderr).toMatch(/the board did not come back within 5 s after reboot \(last: still the same boot\)/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(5000);
+    // Everything before the reboot happened, with the verified image under its final name.
+    expect(sshd.board.flashcfgCalls()).toEqual([`-y -f ${sshd.board.uploadDir}/${basename(image)}`]);
+    expect(sshd.board.flashed()?.equals(readFileSync(image))).toBe(true);
+    expect(sshd.board.uploads()).toEqual([basename(image)]);
+    expect(sshd.board.rebootCalls()).toBe(1);
+  });
+
+  it("refuses a board of another model before uploading, saying what it found and expected", async () => {
+    const c = freshCase("wrong-model");
+    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    sshd.board.setModel("Something Else");
+    const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--no-check", "--reboot-timeout", "5");
+    expect(r.exitCode, all(r)).not.toBe(0);
+    expect(r.stderr).toContain(`found "Something Else", expected "${QEMU_VIRT_MODEL}"`);
+    expect(sshd.board.uploads()).toEqual([]);
+    expect(sshd.board.flashcfgCalls()).toEqual([]);
+    expect(sshd.board.rebootCalls()).toBe(0);
+  });
+
+  it("refuses a board without the image partition, naming what /proc/mtd shows", async () => {
+    const c = freshCase("no-partition");
+    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    sshd.board.setMtd('dev:    size   erasesize  name\nmtd0: 00100000 00010000 "u-boot"\nmtd1: 00020000 00010000 "u-boot-env"\n');
+    const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--no-check", "--reboot-timeout", "5");
+    expect(r.exitCode, all(r)).not.toBe(0);
+    expect(r.stderr).toContain('no flash partition "image"');
+    expect(r.stderr).toContain('/proc/mtd shows: mtd0 "u-boot", mtd1 "u-boot-env"');
+    expect(sshd.board.uploads()).toEqual([]);
+    expect(sshd.board.flashcfgCalls()).toEqual([]);
+  });
+
+  describe("with two boards, one unreachable", () => {
+    const expectOneOfTwo = (r: KilnRun, good: number, dead: number) => {
+      expect(r.exitCode, all(r)).not.toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1:${good}\\s+dry run ok$`, "m"));
+      expect(r.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1:${dead}\\s+FAILED: cannot connect`, "m"));
+      expect(r.stderr).toContain("1 of 2 board(s) failed");
+      expect(sshd.board.uploads()).toEqual([]);
+    };
+
+    it("--host twice: the other still passes, the summary lists both, the exit code says failure", async () => {
+      const c = freshCase("many");
+      trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+      const dead = await freePort();
+      expectOneOfTwo(await flash(c, [`127.0.0.1:${sshd.port}`, `127.0.0.1:${dead}`], "--dry-run"), sshd.port, dead);
+    });
+
+    it("--inventory: the same, from a file", async () => {
+      const c = freshCase("inventory");
+      trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+      const dead = await freePort();
+      const inventory = join(c.state, "..", "boards.yaml");
+      writeFileSync(inventory, `- {host: 127.0.0.1, port: ${sshd.port}}\n- {host: 127.0.0.1, port: ${dead}}\n`);
+      expectOneOfTwo(await flash(c, [], "--inventory", inventory, "--dry-run"), sshd.port, dead);
+    });
+  });
+
+  it("writes no key material or passwords to the per-host logs or the JSON output", async () => {
+    expect(process.env.SSH_AUTH_SOCK).toBeUndefined();
+    const c = freshCase("secrets");
+    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    // A whole flash, reconnects included, so the logs hold as much as kiln ever writes.
+    const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--no-check", "--reboot-timeout", "5", "--json");
+    expect(sshd.board.flashcfgCalls().length, all(r)).toBe(1);
+    const logDir = join(c.out, "logs");
+    const logs = readdirSync(logDir).map((f) => readFileSync(join(logDir, f), "utf8"));
+    expect(readdirSync(logDir)).toContain(`flash-127.0.0.1-${sshd.port}.log`);
+    // The log is not empty: it records the board's commands, so a leak would show up in it.
+    expect(logs.join("")).toContain("sha256sum");
+
+    const pem = readFileSync(sshd.clientKey, "utf8");
+    const parsed = utils.parseKey(pem);
+    if (parsed instanceof Error) throw parsed;
+    const jwk = createPrivateKey(parsed.getPrivatePEM()).export({ format: "jwk" });
+    const seed = Buffer.from(String(jwk.d), "base64url");
+    const bodyLines = pem.split("\n").filter((l) => l.length > 0 && !l.startsWith("-----"));
+    // The key as it could leak: the file, its decoded body, or the bare ed25519 seed, in any usual encoding.
+    const encodings = (b: Buffer) => [b.toString("hex"), b.toString("base64").replace(/=+$/, ""), b.toString("base64url")].map((e) => e.slice(0, 40));
+    const secrets = [...bodyLines, "PRIVATE KEY", ...[Buffer.from(pem), Buffer.from(bodyLines.join(""), "base64"), seed].flatMap(encodings)];
+    for (const [where, text] of [...logs.map((l, i) => [`log ${i}`, l] as const), ["json", r.stdout] as const, ["stderr", r.stderr] as const]) {
+      for (const s of secrets) expect(text.includes(s), `${where} contains key material (${s.slice(0, 12)}...)`).toBe(false);
+      expect(text, where).not.toMatch(/password|passphrase|privateKey|"type":\s*"Buffer"/i);
+    }
+    expect(JSON.parse(r.stdout)).toHaveProperty("results");
+  });
+});

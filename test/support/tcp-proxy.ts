@@ -1,0 +1,84 @@
+/**
+ * A loopback TCP proxy in front of a test server that can cut a connection
+ * after N bytes from the client: a network failure in the middle of an
+ * upload, at a byte count the test chooses.
+ */
+import { connect, createServer, type Socket } from "node:net";
+
+export interface TcpProxy {
+  readonly port: number;
+  /** Client-to-server bytes forwarded on the most recent connection. */
+  lastConnectionBytes(): number;
+  /** Connections cut so far. */
+  cuts(): number;
+  /** Cut every connection made from now on once it has sent more than `bytes` to the server; undefined: never. */
+  cutAfter(bytes: number | undefined): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
+  let limit: number | undefined;
+  let last = 0;
+  let cuts = 0;
+  const open = new Set<Socket>();
+
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, targetHost);
+    const cutAt = limit;
+    let sent = 0;
+    let cut = false;
+    last = 0;
+    open.add(client);
+    open.add(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+      open.delete(upstream);
+    };
+    client.on("data", (chunk: Buffer) => {
+      if (cut) return;
+      if (cutAt !== undefined && sent + chunk.length > cutAt) {
+        // Forward nothing of the chunk that crosses the line: the server sees a stream that just stops.
+        cut = true;
+        cuts += 1;
+        end();
+        return;
+      }
+      sent += chunk.length;
+      last = sent;
+      if (!upstream.write(chunk)) client.pause();
+    });
+    upstream.on("drain", () => client.resume());
+    upstream.on("data", (chunk: Buffer) => {
+      if (!client.write(chunk)) upstream.pause();
+    });
+    client.on("drain", () => upstream.resume());
+    client.on("error", end);
+    upstream.on("error", end);
+    client.on("close", end);
+    upstream.on("close", end);
+  });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const addr = server.address();
+      resolve(typeof addr === "object" && addr ? addr.port : 0);
+    });
+  });
+
+  return {
+    port,
+    lastConnectionBytes: () => last,
+    cuts: () => cuts,
+    cutAfter(bytes) {
+      limit = bytes;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of open) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
