@@ -7,6 +7,10 @@ import { requireTool, run, type StageLog } from "../exec.js";
 export async function dumpQemuDtb(arch: string, opts: { machine: string; memory: string; cpus: number }, out: string, log: StageLog): Promise<string> {
   const qemu = `qemu-system-${arch}`;
   await requireTool(qemu, "qemu-system-arm", "the qemu board's device tree comes from QEMU's machine model");
-  await run(qemu, ["-M", `${opts.machine},dumpdtb=${out}`, "-m", opts.memory, "-smp", String(opts.cpus), "-nographic", "-nodefaults"], { log, what: "qemu dumpdtb" });
+  const raw = `${out}.raw`;
+  await run(qemu, ["-M", `${opts.machine},dumpdtb=${raw}`, "-m", opts.memory, "-smp", String(opts.cpus), "-nographic", "-nodefaults"], { log, what: "qemu dumpdtb" });
+  // QEMU pads its tree to 1 MiB; recompiling keeps every node and drops the padding.
+  await requireTool("dtc", "device-tree-compiler", "it compacts the device tree");
+  await run("dtc", ["-q", "-I", "dtb", "-O", "dtb", "-o", out, raw], { log, what: "dtc" });
   return out;
 }
