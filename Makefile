@@ -12,7 +12,8 @@ BOARD ?= qemu-virt
 APT_PACKAGES := make gcc libc6-dev bc flex bison libssl-dev libelf-dev cpio xz-utils lzma \
 	kmod ccache rsync git gcc-arm-linux-gnueabihf linux-source-6.1 u-boot-tools \
 	device-tree-compiler lxc qemu-system-arm ipxe-qemu u-boot-qemu \
-	openssh-client openssh-server mmdebstrap qemu-user-static binfmt-support
+	openssh-client openssh-server mmdebstrap qemu-user-static binfmt-support arch-test \
+	debian-archive-keyring e2fsprogs openssl
 
 .PHONY: all setup host-deps npm-deps build lint typecheck test test-unit test-e2e main clean
 

@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/unit/**/*.test.ts", "test/e2e/**/*.test.ts"],
     // End-to-end tests share one prepared kernel tree (see test/e2e/global-setup.ts);
     // running files one at a time keeps two cores from thrashing on make.
     fileParallelism: false,

@@ -21,6 +21,7 @@ program
 Pipeline (each stage is also a command):
   kiln config  --board B      defconfig + container fragments -> audited .config
   kiln kernel  --board B      cross-build zImage, modules, DTB
+  kiln rootfs  --board B      root filesystem with LXC, bridge, SSH, flashcfg
   kiln image   --board B      pack and verify the U-Boot uImage
   kiln build   --board B      all of the above, skipping what is up to date
   kiln check   --config PATH  container readiness of a .config (offline)
@@ -113,12 +114,42 @@ function buildFlags(cmd: Command): Command {
     .option("--json", "machine-readable summary on stdout", false);
 }
 
+function rootfsFlags(cmd: Command): Command {
+  return cmd
+    .option("--profile <name-or-file>", "package profile from rootfs/profiles/ (default, minimal) or a file")
+    .option("--mirror <uri-and-suites...>", "Debian mirror (\"URI\" or \"URI suite...\") instead of the host's apt sources")
+    .option("--strict-suites", "fail when an update suite (security, -updates) cannot be downloaded, instead of going on without it", false)
+    .addOption(new Option("--net <mode>", "container networking: veth on br0, or macvlan on eth0").choices(["veth", "macvlan"]))
+    .option("--address <cidr>", "static address for br0 (default: DHCP)")
+    .option("--gateway <ip>", "default gateway with --address")
+    .option("--dns <ip...>", "name servers with --address")
+    .option("--authorized-key <file...>", "public key(s) for root's authorized_keys")
+    .option("--root-password <password>", "set root's password (no password is ever set otherwise)")
+    .option("--base-ramdisk <file>", "start from this ramdisk (cpio, gzip/lzma/xz cpio, or an ext2 image)");
+}
+
 buildFlags(program.command("kernel"))
   .description("Cross-build the kernel the board needs (zImage, modules, DTB) out of tree from the configured .config")
   .addHelpText("after", "\nNeeds the .config of `kiln config`; `kiln build` runs both.\nccache is used when installed (cache in $KILN_CACHE_DIR/ccache).")
   .action(async (opts) => {
     const { kernelCommand } = await import("./commands/build.js");
     await kernelCommand(opts);
+  });
+
+rootfsFlags(buildFlags(program.command("rootfs")))
+  .description("Assemble the board's root filesystem (Debian armhf via mmdebstrap) with LXC, a bridge, SSH, kiln's flashcfg and the kernel's modules")
+  .addHelpText(
+    "after",
+    `
+Mirrors come from the host's apt configuration (/etc/apt/sources.list*) or --mirror.
+When an update suite cannot be downloaded, kiln says which and why, retries once,
+then goes on without it and records the warning in the manifest and the SBOM
+(--strict-suites makes it fatal). Downloaded packages are cached in $KILN_CACHE_DIR/debs.
+Output in out/<board>/rootfs/: the ramdisk, a size report and a CycloneDX SBOM.`,
+  )
+  .action(async (opts) => {
+    const { rootfsCommand } = await import("./commands/build.js");
+    await rootfsCommand(opts);
   });
 
 buildFlags(program.command("image"))
@@ -129,8 +160,8 @@ buildFlags(program.command("image"))
     await imageCommand(opts);
   });
 
-buildFlags(program.command("build"))
-  .description("Run the pipeline: config, kernel, image; each stage is skipped when its inputs did not change")
+rootfsFlags(buildFlags(program.command("build")))
+  .description("Run the pipeline: config, kernel, rootfs, image; each stage is skipped when its inputs did not change")
   .option("--ramdisk <file>", "ramdisk to pack instead of the rootfs stage's output")
   .addHelpText(
     "after",

@@ -18,7 +18,7 @@ import { findFragment } from "./kconfig/fragments.js";
 import { dataDir } from "./paths.js";
 import { runSteps } from "./steps.js";
 
-export const STAGES = ["config", "kernel", "image"] as const;
+export const STAGES = ["config", "kernel", "rootfs", "image"] as const;
 export type StageName = (typeof STAGES)[number];
 
 export interface BuildOptions {
@@ -31,6 +31,8 @@ export interface BuildOptions {
   quiet: boolean;
   ramdisk?: string;
   signal?: AbortSignal;
+  /** Options of the rootfs stage (profile, network, keys, mirrors). */
+  rootfs?: import("./rootfs/stage.js").RootfsOptions;
 }
 
 export interface StageOutcome {

@@ -14,6 +14,16 @@ export interface BuildCommandOptions {
   force: string[];
   ramdisk?: string;
   json: boolean;
+  profile?: string;
+  mirror?: string[];
+  strictSuites?: boolean;
+  net?: "veth" | "macvlan";
+  address?: string;
+  gateway?: string;
+  dns?: string[];
+  authorizedKey?: string[];
+  rootPassword?: string;
+  baseRamdisk?: string;
 }
 
 /** Ctrl-C stops the running make and says what was left behind. */
@@ -40,6 +50,18 @@ export async function buildOptions(opts: BuildCommandOptions): Promise<BuildOpti
     quiet: opts.json,
     ramdisk: opts.ramdisk,
     signal: interruptible().signal,
+    rootfs: {
+      profile: opts.profile,
+      mirrors: opts.mirror,
+      strictSuites: opts.strictSuites,
+      net: opts.net,
+      address: opts.address,
+      gateway: opts.gateway,
+      dns: opts.dns,
+      authorizedKeys: opts.authorizedKey,
+      rootPassword: opts.rootPassword,
+      baseRamdisk: opts.baseRamdisk,
+    },
   };
 }
 
@@ -66,9 +88,16 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
   outcomes.push(await runConfigStage(b, new StageLog(join(b.outDir, "logs", "kconfig.log"))));
   const klog = new StageLog(join(b.outDir, "logs", "kernel.log"));
   outcomes.push(await guard(b, klog, () => runKernelStage(b, klog)));
+  let ramdisk = b.ramdisk;
+  if (!ramdisk && b.board.rootfs) {
+    const { runRootfsStage } = await import("../rootfs/stage.js");
+    const rootfs = await runRootfsStage({ ...b, ...b.rootfs }, new StageLog(join(b.outDir, "logs", "rootfs.log")));
+    outcomes.push(rootfs.outcome);
+    ramdisk = rootfs.ramdisk;
+  }
   const { runImageStage } = await import("../image/stage.js");
   const ilog = new StageLog(join(b.outDir, "logs", "image.log"));
-  const image = await runImageStage(b, ilog);
+  const image = await runImageStage({ ...b, ramdisk }, ilog);
   outcomes.push(image.outcome);
   report(outcomes, opts.json, { image: image.file, manifest: image.manifest });
   if (!opts.json) process.stdout.write(`image:    ${image.file}\nmanifest: ${image.manifest}\n`);
@@ -79,11 +108,22 @@ async function guard<T>(b: BuildOptions, log: StageLog, fn: () => Promise<T>): P
     return await fn();
   } catch (err) {
     if (b.signal?.aborted) {
-      throw new KilnError("interrupted: the kernel build was stopped", {
+      throw new KilnError("interrupted: the build was stopped", {
         exitCode: 130,
-        hint: `objects built so far stay in ${join(b.outDir, "kernel")} and make resumes from them; no artefact was written. Log: ${log.file}`,
+        hint: `work done so far stays in ${b.outDir} and is resumed from; no artefact was written. Log: ${log.file}`,
       });
     }
     throw err;
+  }
+}
+
+export async function rootfsCommand(opts: BuildCommandOptions): Promise<void> {
+  const b = await buildOptions(opts);
+  const { runRootfsStage } = await import("../rootfs/stage.js");
+  const r = await runRootfsStage({ ...b, ...b.rootfs }, new StageLog(join(b.outDir, "logs", "rootfs.log")));
+  report([r.outcome], opts.json, { ramdisk: r.ramdisk, compressed: r.compressed, sbom: r.sbom, report: r.report, warnings: r.warnings });
+  if (!opts.json) {
+    for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+    process.stdout.write(`ramdisk:     ${r.compressed}\nsize report: ${r.report}\nsbom:        ${r.sbom}\n`);
   }
 }

@@ -1,0 +1,465 @@
+/**
+ * The rootfs stage: a Debian root for the board made with mmdebstrap (through
+ * qemu-user), the kernel stage's modules, kiln's /init and configuration
+ * rendered from rootfs/templates, packed as a reproducible newc initramfs, with
+ * a size report, a CycloneDX SBOM and a manifest next to it. Inputs are hashed
+ * into a stamp: a second run with nothing changed runs no tool.
+ */
+import { scryptSync } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
+import { projectRoot } from "../paths.js";
+import { chmod, chown, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { gzipSync } from "node:zlib";
+import type { Board } from "../board/schema.js";
+import { checkStamp, type Inputs, sha256File, sha256Text, writeStamp } from "../cache.js";
+import { CheckFailedError, InputError, KilnError } from "../errors.js";
+import { requireTool, run, type StageLog } from "../exec.js";
+import { writeFileAtomic } from "../fsutil.js";
+import { multiImageSize } from "../image/stage.js";
+import { toolVersion } from "../kernel/build.js";
+import { cacheDir, dataDir } from "../paths.js";
+import { engineHash, kernelPaths, type BuildOptions, type StageOutcome } from "../pipeline.js";
+import { kernelNeeds, unmetNeeds } from "./kernel-needs.js";
+import { hostSources, mirrorOption, selectSuites, type SuiteSource } from "./apt-sources.js";
+import { ensureBinfmt } from "./binfmt.js";
+import { cutClosure, installedPackages, whoPulls } from "./dpkg.js";
+import { debootstrap, type DebootstrapResult } from "./mmdebstrap.js";
+import { modulesFingerprint, stageModules, type StagedModules } from "./modules.js";
+import { type Compression, compressFile, compressionExt, ensureDeviceNodes, packCpio, unpackRamdisk } from "./pack.js";
+import { loadProfile, type Profile } from "./profile.js";
+import { flashBudget, formatReport, mib, packageSizes, ramBudget, type SizeReport, treeSizes } from "./report.js";
+import { makeSbom } from "./sbom.js";
+import { type NetMode, renderTemplates, type RenderedFile, templateContext, templateFiles } from "./templates.js";
+
+export interface RootfsOptions {
+  /** a name from rootfs/profiles/ or a path to a profile .yaml (default: "default") */
+  profile?: string;
+  /** --mirror: "URI" or "URI suite...", instead of the host's apt sources */
+  mirrors?: string[];
+  /** fail instead of dropping an update suite that cannot be downloaded */
+  strictSuites?: boolean;
+  net?: NetMode;
+  /** static address of br0 (or the NIC with macvlan), CIDR; DHCP when absent */
+  address?: string;
+  gateway?: string;
+  dns?: string[];
+  /** public key files for /root/.ssh/authorized_keys */
+  authorizedKeys?: string[];
+  /** set root's password (hashed; never logged, never in a stamp in clear) */
+  rootPassword?: string;
+  /** start from this ramdisk (cpio, gzip/xz/lzma cpio, or ext2 image) */
+  baseRamdisk?: string;
+  /** where /etc/apt lives (tests) */
+  aptDir?: string;
+}
+
+/** "rootfs" joins StageName when the pipeline lists the stage. */
+export type RootfsOutcome = Omit<StageOutcome, "stage"> & { stage: "rootfs" };
+
+export interface RootfsResult {
+  outcome: RootfsOutcome;
+  /** the uncompressed newc cpio: what the image stage compresses */
+  ramdisk: string;
+  /** the same, compressed the board's way (what the budget measured) */
+  compressed: string;
+  sbom: string;
+  report: string;
+  manifest: string;
+  warnings: string[];
+}
+
+export interface RootfsPaths {
+  dir: string;
+  ramdisk: string;
+  compressed: string;
+  sbom: string;
+  report: string;
+  reportJson: string;
+  manifest: string;
+  work: string;
+}
+
+export function rootfsPaths(outDir: string, compression: Compression): RootfsPaths {
+  const dir = join(outDir, "rootfs");
+  const ext = compressionExt(compression);
+  return {
+    dir,
+    ramdisk: join(dir, "ramdisk.cpio"),
+    compressed: join(dir, ext ? `ramdisk.cpio.${ext}` : "ramdisk.cpio.copy"),
+    sbom: join(dir, "sbom.cdx.json"),
+    report: join(dir, "size-report.txt"),
+    reportJson: join(dir, "size-report.json"),
+    manifest: join(dir, "manifest.json"),
+    work: join(dir, ".work"),
+  };
+}
+
+/** Debian architecture of the board's userland, from its toolchain. */
+export function debianArch(board: Board): string {
+  if (board.arch === "arm") return board.crossCompile.includes("gnueabihf") ? "armhf" : "armel";
+  throw new InputError(`no Debian architecture known for board arch ${board.arch}`);
+}
+
+interface KernelInfo {
+  release?: string;
+  version?: string;
+  modulesDir?: string;
+  zImage?: string;
+  dtb?: string;
+  epoch?: number;
+}
+
+async function kernelInfo(outDir: string): Promise<KernelInfo | undefined> {
+  const f = kernelPaths(outDir).manifest;
+  if (!existsSync(f)) return undefined;
+  return JSON.parse(await readFile(f, "utf8")) as KernelInfo;
+}
+
+/** Public keys only: a private key in authorized_keys would be a leak, so it is refused. */
+export async function readAuthorizedKeys(files: readonly string[]): Promise<string> {
+  const lines: string[] = [];
+  for (const f of files) {
+    if (!existsSync(f)) throw new InputError(`--authorized-key ${f}: no such file`);
+    const text = await readFile(f, "utf8");
+    if (/PRIVATE KEY/.test(text)) throw new InputError(`--authorized-key ${f}: this is a private key`, "give the .pub file");
+    const keys = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+    if (keys.length === 0 || keys.some((k) => !/^(?:[\w-]+=\S*\s+|[\w-]+(?:,\S+)?\s+)*(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/=]+/.test(k))) {
+      throw new InputError(`--authorized-key ${f}: not an OpenSSH public key file`, "expected lines such as `ssh-ed25519 AAAA... comment`");
+    }
+    lines.push(...keys);
+  }
+  return lines.length ? `${lines.join("\n")}\n` : "";
+}
+
+/**
+ * SHA-512 crypt with a salt derived (slowly) from the password and board: the
+ * same password gives the same /etc/shadow line, so the stamp can hold that
+ * line instead of anything weaker, and builds stay reproducible.
+ */
+export async function hashPassword(password: string, board: string, log: StageLog): Promise<string> {
+  const salt = scryptSync(password, `kiln-root-salt:${board}`, 12).toString("base64").replace(/\+/g, ".").replace(/=+$/, "");
+  const r = await run("openssl", ["passwd", "-6", "-salt", salt, "-stdin"], { log, input: `${password}\n`, what: "hashing the root password" });
+  return r.stdout.trim();
+}
+
+async function hashDir(files: readonly string[], base: string): Promise<string> {
+  const parts: string[] = [];
+  for (const f of files) parts.push(`${f} ${await sha256File(join(base, f))}`);
+  return sha256Text(parts.join("\n"));
+}
+
+export async function resolveSuites(profile: Profile, opts: RootfsOptions, debArch: string): Promise<SuiteSource[]> {
+  if (opts.mirrors && opts.mirrors.length > 0) return mirrorOption(opts.mirrors, profile.release, profile.components);
+  const suites = selectSuites(await hostSources(opts.aptDir), profile.release, debArch);
+  if (!suites.some((s) => s.kind === "base")) {
+    throw new InputError(
+      `the host's apt sources name no mirror for ${profile.release}`,
+      `give one with --mirror URI (kiln reads /etc/apt/sources.list and sources.list.d/*.list, *.sources; found: ${suites.map((s) => s.suite).join(", ") || "nothing for this release"})`,
+    );
+  }
+  return suites;
+}
+
+export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: StageLog): Promise<RootfsResult> {
+  const { board, outDir } = opts;
+  if (!board.rootfs) throw new InputError(`board ${board.name} has no rootfs settings`, `add a rootfs: section to board/${board.name}/board.yaml`);
+  const compression: Compression = board.image?.ramdiskCompression ?? "gzip";
+  const paths = rootfsPaths(outDir, compression);
+  const profile = await loadProfile(opts.profile ?? "default");
+  const debArch = debianArch(board);
+  const kernel = await kernelInfo(outDir);
+  const suites = await resolveSuites(profile, opts, debArch);
+  const net = { net: opts.net ?? "veth", address: opts.address, gateway: opts.gateway, dns: opts.dns ?? [] } as const;
+  const ctx = templateContext(board, profile, kernel ?? {}, { ...net, dns: [...net.dns] }, opts.rootPassword !== undefined);
+  const rendered = [...(await renderTemplates(ctx)), ...(await kilnTools(board))];
+  const authorizedKeys = await readAuthorizedKeys(opts.authorizedKeys ?? []);
+  if (opts.rootPassword === "") throw new InputError("--root-password is empty", "leave it out: root then has no password (console shell, SSH by key only)");
+  const shadowHash = opts.rootPassword !== undefined ? await hashPassword(opts.rootPassword, board.name, log) : undefined;
+  const moduleFiles = await modulesFingerprint(kernel?.modulesDir);
+  const kernelConfig = join(kernelPaths(outDir).objDir, ".config");
+
+  const inputs: Inputs = {
+    profile: `${profile.name} ${await sha256File(profile.file)}`,
+    templates: await hashDir((await templateFiles()).map((f) => f.slice(join(dataDir("rootfs"), "templates").length + 1)), join(dataDir("rootfs"), "templates")),
+    options: JSON.stringify({ net, compression, rootfs: board.rootfs, flash: board.flash?.maxImageSize ?? null, strict: opts.strictSuites ?? false, arch: debArch }),
+    "rendered files": sha256Text(rendered.map((r) => `${r.path}\n${r.content}`).join("\n")),
+    "authorized keys": sha256Text(authorizedKeys),
+    "root password": shadowHash ?? "none",
+    mirrors: suites.map((s) => `${s.suite} ${s.uri} ${s.components.join(",")}`).join("; "),
+    "kernel release": kernel?.release ?? "no kernel build",
+    modules: kernel?.modulesDir ? await hashDir(moduleFiles, kernel.modulesDir) : "none",
+    "kernel .config": existsSync(kernelConfig) ? await sha256File(kernelConfig) : "none",
+    "base ramdisk": opts.baseRamdisk ? await sha256File(opts.baseRamdisk).catch(() => "missing") : "none",
+    mmdebstrap: await toolVersion("mmdebstrap"),
+    engine: await engineHash(
+      "./rootfs/stage.js",
+      "./rootfs/mmdebstrap.js",
+      "./rootfs/suites.js",
+      "./rootfs/apt-sources.js",
+      "./rootfs/modules.js",
+      "./rootfs/pack.js",
+      "./rootfs/templates.js",
+      "./rootfs/sbom.js",
+      "./rootfs/dpkg.js",
+      "./rootfs/report.js",
+      "./rootfs/profile.js",
+      "./rootfs/binfmt.js",
+      "./rootfs/kernel-needs.js",
+    ),
+  };
+  const fresh = await checkStamp(outDir, "rootfs", inputs);
+  if (fresh.fresh && !(opts.force as readonly string[]).includes("rootfs")) {
+    const warnings = await previousWarnings(paths.manifest);
+    for (const w of warnings) log.write(`# up to date, but: ${w}`);
+    return { outcome: { stage: "rootfs", ran: false, why: [] }, ramdisk: paths.ramdisk, compressed: paths.compressed, sbom: paths.sbom, report: paths.report, manifest: paths.manifest, warnings };
+  }
+  log.write(`# rootfs runs: ${fresh.why.join(", ")}`);
+  if (!kernel) log.write(`# WARNING: no kernel build in ${outDir}: no modules staged, cgroup layout ${ctx.cgroup} assumed`);
+
+  for (const [tool, pkg, why] of [
+    ["mmdebstrap", "mmdebstrap", "it makes the Debian root filesystem"],
+    ["arch-test", "arch-test", "mmdebstrap needs it for a foreign architecture"],
+    ["cpio", "cpio", "it packs the initramfs"],
+    ["depmod", "kmod", "it indexes the staged kernel modules"],
+    ["openssl", "openssl", "it hashes the root password"],
+  ] as const) {
+    if (tool !== "openssl" || shadowHash) await requireTool(tool, pkg, why);
+  }
+  if (process.getuid?.() !== 0) throw new KilnError("kiln rootfs must run as root", { hint: "mmdebstrap --mode=root and the cpio of a root with its owners and device nodes need root: run it with sudo", exitCode: 2 });
+  await ensureBinfmt(debArch, log);
+
+  const epoch = epochOf(kernel);
+  await rm(paths.work, { recursive: true, force: true });
+  await mkdir(paths.work, { recursive: true });
+  try {
+    const debRoot = join(paths.work, "root");
+    const deb = await debootstrap({
+      profile,
+      suites,
+      debArch,
+      target: debRoot,
+      debCache: join(cacheDir(), "debs", `${profile.release}-${debArch}`),
+      strictSuites: opts.strictSuites ?? false,
+      epoch,
+      log,
+      signal: opts.signal,
+    });
+    log.write(`# mmdebstrap: suites ${deb.usedSuites.join(", ")}; ${deb.downloaded.length} .debs downloaded, ${deb.cached} from the cache`);
+
+    let root = debRoot;
+    if (opts.baseRamdisk) {
+      root = join(paths.work, "base");
+      const kind = await unpackRamdisk(opts.baseRamdisk, root, paths.work, log);
+      log.write(`# base ramdisk: ${kind}; kiln's root goes on top`);
+      await run("cp", ["-a", `${debRoot}/.`, `${root}/`], { log, what: "adding the root on top of the base ramdisk" });
+      await rm(debRoot, { recursive: true, force: true });
+    }
+
+    const packages = await installedPackages(root);
+    const forbidden = profile.forbid.filter((f) => packages.some((p) => p.name === f));
+    if (forbidden.length > 0) {
+      throw new CheckFailedError(
+        `profile ${profile.name} forbids ${forbidden.join(", ")}, but it was installed: pulled in by ${forbidden.map((f) => `${f} <- ${whoPulls(packages, f).join(", ") || "?"}`).join("; ")}`,
+        "add an alternative that satisfies the dependency to packages (e.g. usr-is-merged instead of usrmerge)",
+      );
+    }
+
+    let modules: StagedModules | undefined;
+    if (kernel?.modulesDir && kernel.release && existsSync(kernel.modulesDir)) {
+      modules = await stageModules(kernel.modulesDir, kernel.release, root, profile.modules === "all" ? "all" : board.rootfs.modules, log);
+      if (modules.missing.length > 0) log.write(`# WARNING: modules neither built nor built in: ${modules.missing.join(", ")}`);
+    }
+    if (kernel?.release && existsSync(kernelConfig)) {
+      // lxc-checkconfig reads /boot/config-<release> when the kernel has no /proc/config.gz.
+      await mkdir(join(root, "boot"), { recursive: true });
+      await copyFile(kernelConfig, join(root, "boot", `config-${kernel.release}`));
+    }
+    await applyFiles(root, rendered, ctx.cgroup, authorizedKeys, shadowHash);
+    await ensureDeviceNodes(root, log);
+    await scrub(root);
+
+    const sizes = await treeSizes(root);
+    const pkgSizes = await packageSizes(root, packages, sizes.fileSizes);
+    const unmet = existsSync(kernelConfig)
+      ? unmetNeeds(await readFile(kernelConfig, "utf8"), kernel?.version, kernelNeeds(compression, ctx.bridge))
+      : [];
+    for (const n of unmet) log.write(`# WARNING: the kernel lacks CONFIG_${n.option}: ${n.why}`);
+    const warnings = [...deb.warnings, ...unmet.map((n) => `kernel lacks CONFIG_${n.option}=y: ${n.why}`), ...(modules?.missing.length ? [`kernel modules not found: ${modules.missing.join(", ")}`] : []), ...(kernel ? [] : ["built without a kernel build: no modules"])];
+    const properties: [string, string][] = [
+      ["kiln:board", board.name],
+      ["kiln:profile", profile.name],
+      ["kiln:suites:used", deb.usedSuites.join(" ")],
+      ["kiln:suites:dropped", deb.dropped.map((d) => `${d.suite} (${d.reason})`).join("; ") || "none"],
+      ["kiln:kernel:release", kernel?.release ?? "none"],
+      ...warnings.map((w, i): [string, string] => [`kiln:warning:${i + 1}`, w]),
+    ];
+    const sbomText = await makeSbom({
+      board: board.name,
+      profile: profile.name,
+      packages,
+      root,
+      epoch,
+      properties,
+      tools: [
+        { name: "kiln", version: "0.1.0" },
+        { name: "mmdebstrap", version: inputs.mmdebstrap ?? "unknown" },
+      ],
+    });
+
+    const cpio = join(paths.work, "ramdisk.cpio");
+    const compressed = join(paths.work, "ramdisk.compressed");
+    await packCpio(root, cpio, epoch, log);
+    await compressFile(compression, cpio, compressed, log);
+    await rm(root, { recursive: true, force: true });
+
+    const cpioSize = (await stat(cpio)).size;
+    const compSize = (await stat(compressed)).size;
+    const kernelPart = await kernelPartSize(board, kernel);
+    const minimal = await loadProfile("minimal").catch(() => undefined);
+    const report: SizeReport = {
+      board: board.name,
+      profile: profile.name,
+      unpacked: sizes.total,
+      files: sizes.files,
+      cpio: cpioSize,
+      compressed: compSize,
+      compression,
+      packages: pkgSizes,
+      dirs: sizes.dirs,
+      budget: {
+        ram: ramBudget(board.rootfs.memory, sizes.total),
+        flash: flashBudget(board.flash?.maxImageSize, compSize, kernelPart, (parts) => multiImageSize(board.image?.dtbPart ? [...parts, dtbEstimate(outDir)] : parts)),
+      },
+      cut: minimal && minimal.name !== profile.name ? cutSizes(pkgSizes, cutClosure(packages, profile.packages.filter((p) => !minimal.packages.includes(p)))) : [],
+    };
+    const reportText = formatReport(report);
+    await mkdir(paths.dir, { recursive: true });
+    await writeFileAtomic(paths.report, reportText);
+    await writeFileAtomic(paths.reportJson, `${JSON.stringify(report, null, 2)}\n`);
+    log.write(reportText);
+    for (const b of [report.budget.ram, report.budget.flash]) {
+      if (!b.ok) {
+        // The old ramdisk (if any) is removed too: it does not match these inputs.
+        await Promise.all([paths.ramdisk, paths.compressed, paths.sbom, paths.manifest].map((f) => rm(f, { force: true })));
+        throw new CheckFailedError(
+          `the ${profile.name} root does not fit board ${board.name}: ${b.note}\n` +
+            `largest packages: ${pkgSizes.slice(0, 5).map((p) => `${p.name} ${mib(p.bytes)}`).join(", ")}\nfull report: ${paths.report}`,
+          profile.name === "minimal" ? "remove packages from a profile of your own (--profile FILE)" : `try --profile minimal (${report.cut.map((c) => c.name).join(", ") || "fewer packages"}), or a profile of your own`,
+        );
+      }
+    }
+
+    const manifest = {
+      board: board.name,
+      profile: profile.name,
+      release: profile.release,
+      arch: debArch,
+      warnings,
+      suites: { used: deb.usedSuites, dropped: deb.dropped, attempts: deb.attempts },
+      debs: { downloaded: deb.downloaded.length, fromCache: deb.cached },
+      kernel: { release: kernel?.release ?? null, version: kernel?.version ?? null, cgroup: ctx.cgroup, modules: modules ? { staged: modules.files, builtin: modules.builtin, missing: modules.missing } : null },
+      network: { mode: net.net, dhcp: !net.address, hostInterface: ctx.hostIface },
+      rootPassword: shadowHash ? "set (hashed)" : "none (console shell, SSH keys only)",
+      authorizedKeys: authorizedKeys.split("\n").filter(Boolean).length,
+      baseRamdisk: opts.baseRamdisk ?? null,
+      sourceDateEpoch: epoch,
+      sizes: { unpacked: sizes.total, cpio: cpioSize, compressed: compSize, compression },
+      files: {} as Record<string, { sha256: string; size: number }>,
+      tools: { mmdebstrap: inputs.mmdebstrap },
+    };
+    await rename(cpio, paths.ramdisk);
+    await rename(compressed, paths.compressed);
+    await writeFileAtomic(paths.sbom, sbomText);
+    for (const f of [paths.ramdisk, paths.compressed, paths.sbom]) manifest.files[f] = { sha256: await sha256File(f), size: (await stat(f)).size };
+    await writeFileAtomic(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+    for (const w of warnings) log.write(`# ${w}`);
+    await writeStamp(outDir, "rootfs", inputs, [paths.ramdisk, paths.compressed, paths.sbom, paths.report, paths.manifest]);
+    return {
+      outcome: { stage: "rootfs", ran: true, why: fresh.why },
+      ramdisk: paths.ramdisk,
+      compressed: paths.compressed,
+      sbom: paths.sbom,
+      report: paths.report,
+      manifest: paths.manifest,
+      warnings,
+    };
+  } finally {
+    await rm(paths.work, { recursive: true, force: true });
+  }
+}
+
+function cutSizes(sizes: readonly { name: string; bytes: number }[], names: readonly string[]): { name: string; bytes: number }[] {
+  return sizes.filter((s) => names.includes(s.name));
+}
+
+function epochOf(kernel: KernelInfo | undefined): number {
+  const env = process.env.SOURCE_DATE_EPOCH;
+  if (env && /^\d+$/.test(env)) return Number(env);
+  return kernel?.epoch ?? Math.floor(Date.now() / 1000);
+}
+
+/**
+ * kiln's own flashcfg, on every kiln image: the vendor's cannot unlock flash on a
+ * mainline kernel. It finds the kernel-image partition by the board's name for it.
+ */
+export async function kilnTools(board: Board): Promise<RenderedFile[]> {
+  const script = await readFile(join(projectRoot, "src", "flashcfg", "flashcfg.sh"), "utf8");
+  const files: RenderedFile[] = [{ path: "usr/sbin/flashcfg", content: script, mode: 0o755 }];
+  if (board.flash) files.push({ path: "etc/kiln/flash.conf", content: `PARTITION="${board.flash.partition.replace(/["\\$`]/g, "")}"\n`, mode: 0o644 });
+  return files;
+}
+
+async function previousWarnings(manifest: string): Promise<string[]> {
+  try {
+    return ((JSON.parse(await readFile(manifest, "utf8")) as { warnings?: string[] }).warnings ?? []).map(String);
+  } catch {
+    return [];
+  }
+}
+
+async function applyFiles(root: string, files: readonly RenderedFile[], cgroup: "v1" | "v2", authorizedKeys: string, shadowHash: string | undefined): Promise<void> {
+  for (const f of files) {
+    const dest = join(root, f.path);
+    await mkdir(dirname(dest), { recursive: true });
+    await rm(dest, { force: true });
+    await writeFile(dest, f.content, { mode: f.mode });
+    await chmod(dest, f.mode);
+  }
+  if (cgroup === "v1") await mkdir(join(root, "cgroup"), { recursive: true });
+  if (authorizedKeys) {
+    const ssh = join(root, "root", ".ssh");
+    await mkdir(ssh, { recursive: true, mode: 0o700 });
+    await chmod(ssh, 0o700);
+    await writeFile(join(ssh, "authorized_keys"), authorizedKeys, { mode: 0o600 });
+    await chown(join(ssh, "authorized_keys"), 0, 0);
+  }
+  if (shadowHash) {
+    const shadow = join(root, "etc", "shadow");
+    const text = await readFile(shadow, "utf8");
+    if (!/^root:/m.test(text)) throw new KilnError("the root has no root entry in /etc/shadow");
+    await writeFile(shadow, text.replace(/^root:[^:]*:/m, `root:${shadowHash}:`));
+  }
+}
+
+/** Files that differ from build to build without meaning anything on the board. */
+async function scrub(root: string): Promise<void> {
+  for (const p of ["var/log/dpkg.log", "var/log/alternatives.log", "var/log/bootstrap.log", "var/log/apt", "var/cache/ldconfig/aux-cache", "var/cache/debconf/config.dat-old", "var/cache/debconf/templates.dat-old", "var/lib/dpkg/status-old", "var/lib/dpkg/diversions-old"]) {
+    await rm(join(root, p), { recursive: true, force: true });
+  }
+}
+
+async function kernelPartSize(board: Board, kernel: KernelInfo | undefined): Promise<number | undefined> {
+  if (!kernel?.zImage || !existsSync(kernel.zImage)) return undefined;
+  let data = await readFile(kernel.zImage);
+  if (board.kernel.appendDtb && kernel.dtb && existsSync(kernel.dtb)) data = Buffer.concat([data, await readFile(kernel.dtb)]);
+  return board.image?.kernelCompression === "gzip" ? gzipSync(data, { level: 9 }).length : data.length;
+}
+
+/** The image stage's dump of QEMU's DTB when there is one, else its usual size (1 MiB, mostly padding). */
+function dtbEstimate(outDir: string): number {
+  const f = join(outDir, "image", "qemu.dtb");
+  return existsSync(f) ? statSync(f).size : 1024 * 1024;
+}
+
+export type { DebootstrapResult };

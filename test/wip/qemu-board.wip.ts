@@ -1,0 +1,184 @@
+/**
+ * The emulated board, end to end: build qemu-virt (kernel, rootfs, image), boot it
+ * through U-Boot from emulated NOR flash, SSH in, check it with a real container,
+ * flash a new image over SSH and boot into it, refuse a corrupted one on the board,
+ * and fail the check of a kernel without IPC_NS. Builds live in kiln's cache
+ * directory so CI runs share them.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseUImage } from "../../src/image/uimage.js";
+import { cacheDir } from "../../src/paths.js";
+import { kiln, testWork } from "../support/cli.js";
+
+const e2e = join(cacheDir(), "e2e");
+const out = join(e2e, "qemu-virt");
+const key = join(e2e, "id_ed25519");
+const image = join(out, "uImage.qemu-virt");
+const stateEnv = () => ({ KILN_STATE_DIR: join(testWork(), "state") });
+
+interface Live {
+  ok: boolean;
+  checks: { id: string; ok: boolean; detail: string }[];
+}
+
+async function ensureKey(): Promise<void> {
+  mkdirSync(e2e, { recursive: true });
+  if (!existsSync(key)) await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kiln-e2e", "-f", key]);
+}
+
+async function buildVirt(outDir: string, ...extra: string[]) {
+  const r = await kiln(["build", "--board", "qemu-virt", "--out", outDir, "--authorized-key", `${key}.pub`, "--json", ...extra]);
+  if (r.exitCode !== 0) throw new Error(`kiln build failed (${r.exitCode}):\n${r.stderr.slice(-3000)}`);
+  return r;
+}
+
+async function start(instance: string, img: string): Promise<{ port: number; bootSeconds: number }> {
+  const r = await kiln(["qemu", "--board", "qemu-virt", "--image", img, "--instance", instance, "--timeout", "300", "--json"], { env: stateEnv() });
+  if (r.exitCode !== 0) throw new Error(`kiln qemu failed (${r.exitCode}):\n${r.stderr}`);
+  const j = JSON.parse(r.stdout) as { ssh: { port: number }; bootSeconds: number };
+  return { port: j.ssh.port, bootSeconds: j.bootSeconds };
+}
+
+const stop = (instance: string) => kiln(["qemu", "stop", "--instance", instance], { env: stateEnv() });
+const consoleLog = (instance: string) => readFileSync(join(testWork(), "state", "qemu", instance, "console.log"), "utf8");
+const flashFile = (instance: string) => join(testWork(), "state", "qemu", instance, "flash1.img");
+
+async function ssh(port: number, ...cmd: string[]) {
+  return execa("ssh", ["-i", key, "-p", String(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.1", ...cmd], { reject: false });
+}
+
+describe("the qemu-virt board", () => {
+  let port: number;
+
+  beforeAll(async () => {
+    await ensureKey();
+    await buildVirt(out);
+    ({ port } = await start("e2e", image));
+  }, 3_600_000);
+
+  afterAll(async () => {
+    await stop("e2e");
+  });
+
+  it("booted the uImage from flash through U-Boot", () => {
+    const log = consoleLog("e2e");
+    expect(log).toMatch(/## Booting kernel from Legacy Image at 04000000/);
+    expect(log).toMatch(/Image Name:\s+KILNVIRT 6\.1\./);
+    expect(log).toMatch(/Verifying Checksum \.\.\. OK/);
+  });
+
+  it("kiln check --host passes, with a real container as proof", async () => {
+    const r = await kiln(
+      ["check", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--accept-new-host-key", "--board", "qemu-virt", "--out", out, "--json"],
+      { env: stateEnv() },
+    );
+    const report = JSON.parse(r.stdout) as Live;
+    const failed = report.checks.filter((c) => !c.ok);
+    expect(failed).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    for (const id of ["release", "config-match", "lxc-checkconfig", "cgroup-mount", "br0", "proof:pidns", "proof:utsns", "proof:memory", "proof:cpuset", "proof:bridge"]) {
+      expect(report.checks.find((c) => c.id === id)?.ok, id).toBe(true);
+    }
+    expect(report.checks.find((c) => c.id === "proof:memory")?.detail).toMatch(/memory.max=536870912/);
+  }, 600_000);
+
+  it("kiln's flashcfg on the board refuses a corrupted image and leaves the flash as it was", async () => {
+    const before = createHash("sha256").update(readFileSync(flashFile("e2e"))).digest("hex");
+    const bad = Buffer.from(readFileSync(image));
+    bad.writeUInt8((bad[5000] ?? 0) ^ 0xff, 5000);
+    const badFile = join(testWork(), "corrupt.uImage");
+    writeFileSync(badFile, bad);
+    await execa("scp", ["-q", "-i", key, "-P", String(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", badFile, "root@127.0.0.1:/tmp/corrupt.uImage"]);
+    const r = await ssh(port, "flashcfg", "-y", "-f", "/tmp/corrupt.uImage");
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/bad data CRC/);
+    expect(createHash("sha256").update(readFileSync(flashFile("e2e"))).digest("hex")).toBe(before);
+  }, 300_000);
+
+  it("kiln flash writes a new image over SSH, the board reboots into it and passes the check", async () => {
+    // The same parts under a new name: the console then shows which image U-Boot booted.
+    const h = parseUImage(readFileSync(image));
+    const parts = h.parts.map((p, i) => {
+      const f = join(testWork(), `part${i}`);
+      writeFileSync(f, readFileSync(image).subarray(p.offset, p.offset + p.size));
+      return f;
+    });
+    const second = join(testWork(), "second.uImage");
+    await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", `0x${h.load.toString(16)}`, "-e", `0x${h.entry.toString(16)}`, "-n", "KILN-E2E-SECOND", "-d", parts.join(":"), second]);
+    const r = await kiln(
+      ["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", second, "--out", out, "--reboot-timeout", "300", "--json"],
+      { env: stateEnv() },
+    );
+    expect(r.stderr).not.toMatch(/internal error/);
+    const res = JSON.parse(r.stdout) as { results: { ok: boolean; flashcfg: string; error?: string }[] };
+    expect(res.results[0]?.error).toBeUndefined();
+    expect(res.results[0]).toMatchObject({ ok: true, flashcfg: "kiln" });
+    expect(r.exitCode).toBe(0);
+    expect(consoleLog("e2e")).toMatch(/Image Name:\s+KILN-E2E-SECOND/);
+    expect(readFileSync(flashFile("e2e")).subarray(0, 64).equals(readFileSync(second).subarray(0, 64))).toBe(true);
+  }, 900_000);
+
+  it("an image one erase block larger than the image partition is refused before any upload", async () => {
+    const big = join(testWork(), "big.uImage");
+    const payload = join(testWork(), "big.bin");
+    writeFileSync(payload, Buffer.alloc(64 * 1024 * 1024 + 256 * 1024 - 64, 1));
+    await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "kernel", "-C", "none", "-a", "0x40008000", "-e", "0x40008000", "-n", "too big", "-d", payload, big]);
+    const r = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", big, "--out", out, "--json"], { env: stateEnv() });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr + r.stdout).toMatch(/more than/);
+    const ls = await ssh(port, "ls", "/tmp");
+    expect(ls.stdout).not.toMatch(/big\.uImage/);
+  }, 300_000);
+});
+
+describe("a kernel without IPC_NS", () => {
+  it("boots, and kiln check --host fails naming it", async () => {
+    await ensureKey();
+    const frag = join(e2e, "no-ipc-ns.config");
+    writeFileSync(frag, "# CONFIG_IPC_NS is not set\n");
+    const broken = join(e2e, "qemu-virt-no-ipc-ns");
+    await buildVirt(broken, "--fragment", frag, "--allow-missing");
+    const { port } = await start("broken", join(broken, "uImage.qemu-virt"));
+    try {
+      const r = await kiln(["check", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--accept-new-host-key", "--out", broken, "--no-proof"], {
+        env: stateEnv(),
+      });
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(/FAIL\s+Ipc namespace/);
+      expect(r.stderr).toMatch(/Ipc namespace/);
+    } finally {
+      await stop("broken");
+    }
+  }, 3_600_000);
+});
+
+describe("interrupting kiln qemu", () => {
+  it("leaves no QEMU process behind", async () => {
+    await ensureKey();
+    const child = execa("node", [join(import.meta.dirname, "..", "..", "bin", "kiln.js"), "qemu", "--board", "qemu-virt", "--image", image, "--instance", "killme", "--timeout", "300"], {
+      env: stateEnv(),
+      reject: false,
+    });
+    const info = join(testWork(), "state", "qemu", "killme", "instance.json");
+    for (let i = 0; i < 100 && !existsSync(info); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(info)).toBe(true);
+    const pid = (JSON.parse(readFileSync(info, "utf8")) as { pid: number }).pid;
+    child.kill("SIGTERM");
+    const res = await child;
+    expect(res.exitCode).not.toBe(0);
+    let alive = true;
+    for (let i = 0; i < 50 && alive; i++) {
+      try {
+        process.kill(pid, 0);
+        await new Promise((r) => setTimeout(r, 100));
+      } catch {
+        alive = false;
+      }
+    }
+    expect(alive).toBe(false);
+  }, 120_000);
+});
