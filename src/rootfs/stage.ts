@@ -230,6 +230,7 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
   await ensureBinfmt(debArch, log);
 
   const epoch = epochOf(kernel);
+  await unmountUnder(paths.work, log);
   await rm(paths.work, { recursive: true, force: true });
   await mkdir(paths.work, { recursive: true });
   try {
@@ -385,6 +386,7 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
       warnings,
     };
   } finally {
+    await unmountUnder(paths.work, log);
     await rm(paths.work, { recursive: true, force: true });
   }
 }
@@ -397,6 +399,27 @@ function epochOf(kernel: KernelInfo | undefined): number {
   const env = process.env.SOURCE_DATE_EPOCH;
   if (env && /^\d+$/.test(env)) return Number(env);
   return kernel?.epoch ?? Math.floor(Date.now() / 1000);
+}
+
+/**
+ * An interrupted mmdebstrap can leave proc, sys and dev mounted inside the
+ * work root; unmount them (deepest first) before the directory is removed.
+ */
+export async function unmountUnder(dir: string, log: StageLog): Promise<void> {
+  let mounts: string[];
+  try {
+    mounts = (await readFile("/proc/mounts", "utf8"))
+      .split("\n")
+      .map((l) => l.split(" ")[1] ?? "")
+      .map((m) => m.replace(/\\040/g, " "))
+      .filter((m) => m === dir || m.startsWith(`${dir}/`));
+  } catch {
+    return;
+  }
+  for (const m of mounts.sort((a, b) => b.length - a.length)) {
+    log.write(`# unmounting ${m}, left by an interrupted build`);
+    await run("umount", ["-l", m], { log, what: `umount ${m}` }).catch(() => undefined);
+  }
 }
 
 /**
