@@ -16,7 +16,7 @@ import { tempSibling, writeFileAtomic } from "../fsutil.js";
 import { toolVersion } from "../kernel/build.js";
 import { engineHash, kernelPaths, type BuildOptions, type StageOutcome } from "../pipeline.js";
 import { parseUImage, verifyUImage } from "./uimage.js";
-import { buildModulesRamdisk } from "./ramdisk.js";
+import { modulesRamdiskCached } from "./ramdisk.js";
 
 export interface ImagePart {
   role: "kernel" | "ramdisk" | "dtb";
@@ -84,7 +84,7 @@ export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<
 
   const work = join(outDir, "image");
   await mkdir(work, { recursive: true });
-  const ramdiskSrc = opts.ramdisk ?? (await buildModulesRamdisk(art.modulesDir, join(work, "ramdisk.cpio"), art.epoch, log));
+  const ramdiskSrc = opts.ramdisk ?? (await modulesRamdiskCached(outDir, art.modulesDir, join(work, "ramdisk.cpio"), art.epoch, log));
   const dtbFile = img.dtbPart || board.kernel.appendDtb ? await dtbFor(board, art.dtb, work, log) : undefined;
 
   const inputs: Inputs = {
