@@ -1,0 +1,191 @@
+/**
+ * `kiln rootfs --board qemu-virt` end to end: a real mmdebstrap through
+ * qemu-user, then the qemu-virt kernel boots the ramdisk in qemu-system-arm
+ * and the serial console proves LXC's prerequisites: lxc-checkconfig runs,
+ * cgroup2 is mounted, br0 exists and has QEMU's DHCP address.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StageLog as StageLogT } from "../../src/exec.js";
+import type { RootfsOptions, RootfsResult } from "../../src/rootfs/stage.js";
+import { cacheDir } from "../../src/paths.js";
+import { kiln, repoRoot } from "../support/cli.js";
+
+const out = join(cacheDir(), "e2e", "qemu-virt");
+const debCache = join(cacheDir(), "debs", "bookworm-armhf");
+
+/**
+ * The stage from the compiled engine (global-setup builds dist): the engine
+ * hashes its own compiled modules, which exist only there.
+ */
+async function rootfs(extra: Partial<RootfsOptions> & { force?: string[] } = {}): Promise<RootfsResult> {
+  const { loadBoard } = (await import(join(repoRoot, "dist", "board", "load.js"))) as typeof import("../../src/board/load.js");
+  const { StageLog } = (await import(join(repoRoot, "dist", "exec.js"))) as typeof import("../../src/exec.js");
+  const { runRootfsStage } = (await import(join(repoRoot, "dist", "rootfs", "stage.js"))) as typeof import("../../src/rootfs/stage.js");
+  const board = await loadBoard("qemu-virt");
+  const log: StageLogT = new StageLog(join(out, "logs", "rootfs.log"));
+  const { force, ...rest } = extra;
+  return runRootfsStage({ board, outDir: out, extraFragments: [], allowMissing: false, force: (force ?? []) as never[], quiet: true, ...rest }, log);
+}
+
+interface Manifest {
+  warnings: string[];
+  suites: { used: string[]; dropped: { suite: string; reason: string }[] };
+  debs: { downloaded: number; fromCache: number };
+  kernel: { release: string | null; cgroup: string };
+}
+
+describe("kiln rootfs --board qemu-virt", () => {
+  let first: RootfsResult;
+  let zImage: string;
+
+  beforeAll(async () => {
+    const b = await kiln(["build", "--board", "qemu-virt", "--out", out, "--json"]);
+    if (b.exitCode !== 0) throw new Error(`kiln build --board qemu-virt failed (${b.exitCode}):\n${b.stderr}`);
+    const art = JSON.parse(readFileSync(join(out, "kernel-artifacts.json"), "utf8")) as { zImage: string };
+    // KILN_E2E_ZIMAGE boots another kernel, e.g. one built with an option the board's config lacks.
+    zImage = process.env.KILN_E2E_ZIMAGE ?? art.zImage;
+    first = await rootfs();
+  }, 3_600_000);
+
+  it("writes the ramdisk, compressed as the board says, with an SBOM and a size report", () => {
+    expect(first.ramdisk).toBe(join(out, "rootfs", "ramdisk.cpio"));
+    expect(first.compressed).toBe(join(out, "rootfs", "ramdisk.cpio.gz"));
+    const head = readFileSync(first.ramdisk).subarray(0, 6).toString("latin1");
+    expect(head).toBe("070701");
+    expect(readFileSync(first.compressed).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    const bom = JSON.parse(readFileSync(first.sbom, "utf8")) as { bomFormat: string; components: { name: string; version: string }[] };
+    expect(bom.bomFormat).toBe("CycloneDX");
+    const names = bom.components.map((c) => c.name);
+    for (const p of ["lxc", "bridge-utils", "libcap2-bin", "debootstrap", "iproute2", "ifupdown", "kmod", "dropbear-bin", "openssh-sftp-server", "busybox"]) expect(names).toContain(p);
+    expect(names).not.toContain("perl");
+    const report = readFileSync(first.report, "utf8");
+    expect(report).toMatch(/largest packages:/);
+    expect(report).toMatch(/RAM: .* fits/);
+  });
+
+  it("records a suite it had to leave out, loudly, in the manifest and the SBOM", () => {
+    const m = JSON.parse(readFileSync(first.manifest, "utf8")) as Manifest;
+    expect(m.suites.used).toContain("bookworm");
+    for (const d of m.suites.dropped) {
+      expect(m.warnings.join("\n")).toContain(`WARNING: built WITHOUT ${d.suite}`);
+      expect(readFileSync(first.sbom, "utf8")).toContain(d.suite);
+    }
+    expect(m.kernel.cgroup).toBe("v2");
+  });
+
+  it("the kernel has what the userland needs (COMPAT_32BIT_TIME, DEVTMPFS, PACKET, ...)", () => {
+    const m = JSON.parse(readFileSync(first.manifest, "utf8")) as Manifest;
+    expect(m.warnings.filter((w) => w.startsWith("kernel lacks"))).toEqual([]);
+  });
+
+  it("a second run with unchanged inputs is skipped by the stage cache", async () => {
+    const logFile = join(out, "logs", "rootfs.log");
+    const before = readFileSync(logFile, "utf8").length;
+    const again = await rootfs();
+    expect(again.outcome).toEqual({ stage: "rootfs", ran: false, why: [] });
+    expect(readFileSync(logFile, "utf8").slice(before)).not.toMatch(/^\$ /m);
+  });
+
+  it("a re-run downloads no .deb twice: they come from kiln's cache", async () => {
+    const debsBefore = readdirSync(debCache).filter((f) => f.endsWith(".deb")).sort();
+    const again = await rootfs({ force: ["rootfs"] });
+    expect(again.outcome.ran).toBe(true);
+    const m = JSON.parse(readFileSync(again.manifest, "utf8")) as Manifest;
+    expect(m.debs.downloaded).toBe(0);
+    expect(m.debs.fromCache).toBeGreaterThan(100);
+    expect(readdirSync(debCache).filter((f) => f.endsWith(".deb")).sort()).toEqual(debsBefore);
+    // Reproducible: the same inputs give the same cpio.
+    expect(readFileSync(again.ramdisk).equals(readFileSync(first.ramdisk))).toBe(true);
+  }, 1_800_000);
+
+  describe("boots in qemu-system-arm -M virt", () => {
+    let qemu: ChildProcess | undefined;
+    let console = "";
+    const waitFor = async (re: RegExp, from: number, ms: number): Promise<string> => {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        const m = re.exec(console.slice(from));
+        if (m) return m[0];
+        if (qemu?.exitCode !== null && qemu?.exitCode !== undefined) throw new Error(`QEMU exited (${qemu.exitCode}); console:\n${console.slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`timed out waiting for ${re}; console:\n${console.slice(-3000)}`);
+    };
+    let n = 0;
+    /** Type a command on the serial console; its output ends at a marker the shell computes (so the echo of the line never matches). */
+    const sh = async (cmd: string, ms = 60_000): Promise<string> => {
+      n += 1;
+      const from = console.length;
+      qemu?.stdin?.write(`${cmd}; echo "@@$((${n}*1000+7))@@ rc=$?"\n`);
+      const end = await waitFor(new RegExp(`@@${n * 1000 + 7}@@ rc=\\d+`), from, ms);
+      const text = console.slice(from);
+      return `${text.slice(0, text.indexOf(end))}${end}`;
+    };
+
+    beforeAll(async () => {
+      if (!existsSync(zImage)) throw new Error(`no zImage at ${zImage}`);
+      // Plain pipes, no pty: QEMU on a terminal under a job-controlling parent gets SIGTTOU.
+      qemu = spawn(
+        "qemu-system-arm",
+        [
+          "-M", "virt,highmem=off", "-m", "512", "-nographic", "-no-reboot",
+          "-kernel", zImage, "-initrd", first.compressed,
+          "-append", "console=ttyAMA0 panic=5",
+          "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+        ],
+        { stdio: ["pipe", "pipe", "pipe"] },
+      );
+      qemu.stdout?.on("data", (d: Buffer) => (console += d.toString("utf8")));
+      qemu.stderr?.on("data", (d: Buffer) => (console += d.toString("utf8")));
+      await waitFor(/^kiln: ready\r?$/m, 0, 300_000);
+      // The console shell starts just after the marker; what is typed before it opens the tty is lost.
+      for (let i = 0; ; i++) {
+        const from = console.length;
+        qemu.stdin?.write(`echo "@@$((40+2))@@"\n`);
+        try {
+          await waitFor(/@@42@@/, from, 3_000);
+          break;
+        } catch (err) {
+          if (i > 40) throw err;
+        }
+      }
+    }, 400_000);
+
+    afterAll(() => {
+      qemu?.kill("SIGKILL");
+    });
+
+    it("prints why nothing went wrong: no /init failure, no warning", () => {
+      expect(console).not.toMatch(/kiln: \/init failed/);
+      expect(console.match(/^kiln: warning: .*$/gm) ?? []).toEqual([]);
+    });
+
+    it("lxc-checkconfig runs and finds the namespaces and cgroups", async () => {
+      const r = await sh("lxc-checkconfig 2>&1 | cat", 120_000);
+      expect(r).toMatch(/rc=0/);
+      expect(r).toMatch(/Namespaces/);
+      expect(r).toMatch(/Network namespace: .*enabled/);
+      expect(r).toMatch(/Veth pair device: .*enabled/);
+      expect(r).not.toMatch(/unable to retrieve kernel configuration/);
+    }, 200_000);
+
+    it("cgroup2 is mounted on /sys/fs/cgroup", async () => {
+      const r = await sh("grep ' /sys/fs/cgroup ' /proc/mounts");
+      expect(r).toMatch(/^cgroup2 \/sys\/fs\/cgroup cgroup2 /m);
+    });
+
+    it("br0 exists, bridges eth0 and has QEMU's DHCP address", async () => {
+      const r = await sh("ip -4 -o addr show dev br0; ls /sys/class/net/br0/brif");
+      expect(r).toMatch(/br0\s+inet 10\.0\.2\.15\/24/);
+      expect(r).toMatch(/^eth0\r?$/m);
+    });
+
+    it("the SSH server listens on port 22 and LXC has the rendered default config", async () => {
+      const r = await sh("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -c ':0016 .* 0A '; grep -c 'lxc.cgroup2.devices.allow' /etc/lxc/default.conf");
+      expect(r).toMatch(/^[1-9]\d*\r?\n4\r?$/m);
+    });
+  });
+});
