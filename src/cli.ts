@@ -110,7 +110,7 @@ function buildFlags(cmd: Command): Command {
     .option("--kernel-src <dir-or-tarball>", "kernel tree or tarball (default: the board's Debian linux-source tarball)")
     .option("-o, --out <dir>", "output directory (default: ./out/<board>)")
     .option("--allow-missing", "accept a config whose audit found missing options", false)
-    .option("--force <stage...>", "re-run these stages even when their inputs did not change (config, kernel, image)", [])
+    .option("--force <stage...>", "re-run these stages even when their inputs did not change (config, kernel, rootfs, image)", [])
     .option("--json", "machine-readable summary on stdout", false);
 }
 

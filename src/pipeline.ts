@@ -10,8 +10,9 @@ import { fileURLToPath } from "node:url";
 import type { Board } from "./board/schema.js";
 import { checkStamp, type Inputs, sha256File, sha256Text, writeStamp } from "./cache.js";
 import { InputError } from "./errors.js";
+import { writeFileAtomic } from "./fsutil.js";
 import { StageLog } from "./exec.js";
-import { buildKernel, compilerArgs, makeTargets, readRelease, toolVersion } from "./kernel/build.js";
+import { buildKernel, compilerArgs, makeTargets, toolVersion } from "./kernel/build.js";
 import { prepareKernelSource } from "./kernel/source.js";
 import { assertAudit, configContext, configSteps } from "./kconfig/stage.js";
 import { findFragment } from "./kconfig/fragments.js";
@@ -113,7 +114,6 @@ export async function runKernelStage(opts: BuildOptions, log: StageLog): Promise
         title: `Build ${makeTargets(opts.board).join(", ")} (Linux ${source.version})`,
         run: async () => {
           const art = await buildKernel({ board: opts.board, sourceDir: source.dir, objDir: paths.objDir, stagingDir: paths.stagingDir, log, epoch, signal: opts.signal });
-          const { writeFileAtomic } = await import("./fsutil.js");
           await writeFileAtomic(paths.manifest, `${JSON.stringify({ ...art, version: source.version, epoch }, null, 2)}\n`);
         },
       },
@@ -136,4 +136,3 @@ export async function sourceEpoch(sourceDir: string): Promise<number> {
   return Math.floor((await stat(join(sourceDir, "Makefile"))).mtimeMs / 1000);
 }
 
-export { readRelease, sha256Text };

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { checkLive, formatLive } from "../check/live.js";
 import { crossCheck, parseLxcCheckconfig, runHostLxcCheckconfig } from "../check/lxc-checkconfig.js";
-import { checkReadiness, formatReadiness } from "../check/readiness.js";
+import { checkReadiness, formatReadiness, kernelVersionFromConfigText } from "../check/readiness.js";
 import { CheckFailedError, InputError } from "../errors.js";
 import { StageLog } from "../exec.js";
 import { parseConfig } from "../kconfig/dotconfig.js";
@@ -27,11 +27,6 @@ export interface CheckOptions {
   json: boolean;
 }
 
-/** The kernel writes "# Linux/arm 6.1.192 Kernel Configuration" at the top of every .config. */
-export function versionFromHeader(text: string): string | undefined {
-  return /^#\s*Linux\/\S+\s+(\d+\.\d+(?:\.\d+)?\S*)\s+Kernel Configuration/m.exec(text)?.[1];
-}
-
 export async function checkCommand(opts: CheckOptions): Promise<void> {
   if (opts.host) return checkHost(opts);
   if (!opts.config) throw new InputError("nothing to check", "pass --config PATH for a .config, or --host H for a running board");
@@ -41,7 +36,7 @@ export async function checkCommand(opts: CheckOptions): Promise<void> {
   });
   const cfg = parseConfig(text, path);
   if (cfg.values.size === 0) throw new InputError(`${path} has no CONFIG_ lines: not a kernel config`);
-  const kernelVersion = opts.kernelVersion ?? versionFromHeader(text);
+  const kernelVersion = opts.kernelVersion ?? kernelVersionFromConfigText(text);
   const report = checkReadiness(cfg, { kernelVersion });
   if (opts.crossCheck) {
     const output = await runHostLxcCheckconfig(path);

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { cpus } from "node:os";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Board } from "../board/schema.js";
 import { findOnPath, requireTool, run, type StageLog } from "../exec.js";
@@ -92,13 +92,5 @@ export async function toolVersion(cmd: string, args: string[] = ["--version"]): 
     return `${String(r.stdout)}${String(r.stderr)}`.split("\n")[0]?.trim() ?? "unknown";
   } catch {
     return "missing";
-  }
-}
-
-export async function readRelease(objDir: string): Promise<string | undefined> {
-  try {
-    return (await readFile(join(objDir, "include", "config", "kernel.release"), "utf8")).trim();
-  } catch {
-    return undefined;
   }
 }

@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Handlebars from "handlebars";
 import type { Board } from "../board/schema.js";
@@ -168,4 +168,3 @@ export function lastLines(text: string, n = 15): string[] {
   return text.replace(/\r/g, "").trimEnd().split("\n").slice(-n);
 }
 
-export { copyFile };
