@@ -34,6 +34,15 @@ Boards live in board/<name>/, fragments in kconfig/<name>.config.
 Caches: $KILN_CACHE_DIR (default ~/.cache/kiln). Output: ./out/<board> (or --out).`,
   );
 
+/** How kiln reaches a board over SSH: the same flags on every remote command. */
+function sshFlags(cmd: Command): Command {
+  return cmd
+    .option("-p, --port <port>", "SSH port", "22")
+    .option("-u, --user <user>", "SSH user", "root")
+    .option("-i, --identity <key>", "SSH private key (default: ssh-agent, then ~/.ssh/id_*)")
+    .option("--accept-new-host-key", "trust an unknown host key once (a changed key is always refused)", false);
+}
+
 program
   .command("config")
   .description("Make the board's kernel .config: defconfig, merge container fragments, olddefconfig, then audit every requested option")
@@ -62,15 +71,13 @@ Examples:
     await configCommand(opts);
   });
 
-program
-  .command("check")
-  .description("Check container readiness: of a kernel .config (offline), or of a running board over SSH with a real container")
-  .option("-c, --config <path>", "kernel .config to check (offline), or with --host the built config to compare against")
-  .option("--host <host>", "check a running board over SSH instead")
-  .option("-p, --port <port>", "SSH port", "22")
-  .option("-u, --user <user>", "SSH user", "root")
-  .option("-i, --identity <key>", "SSH private key (default: ssh-agent, then ~/.ssh/id_*)")
-  .option("--accept-new-host-key", "trust an unknown host key once (a changed key is always refused)", false)
+sshFlags(
+  program
+    .command("check")
+    .description("Check container readiness: of a kernel .config (offline), or of a running board over SSH with a real container")
+    .option("-c, --config <path>", "kernel .config to check (offline), or with --host the built config to compare against")
+    .option("--host <host>", "check a running board over SSH instead"),
+)
   .option("-b, --board <name>", "with --host: compare with what kiln built for this board (out/<board>)")
   .option("-o, --out <dir>", "with --host: the build output directory to compare with")
   .addOption(new Option("--no-proof", "with --host: skip starting a real container"))
@@ -230,16 +237,14 @@ qemu
     await qemuConsoleCommand(opts);
   });
 
-program
-  .command("flash")
-  .description("Flash the board's image over SSH: pre-flight, verified upload, flashcfg, reboot, wait, check")
-  .requiredOption("-b, --board <name>", "board definition (identity, flash partition, image)")
-  .option("--host <host...>", "board to flash, host or host:port (repeatable)", [])
-  .option("--inventory <file>", "YAML list of boards: host names or {host, port, user, identity}")
-  .option("-p, --port <port>", "SSH port", "22")
-  .option("-u, --user <user>", "SSH user", "root")
-  .option("-i, --identity <key>", "SSH private key (default: ssh-agent, then ~/.ssh/id_*)")
-  .option("--accept-new-host-key", "trust an unknown host key once (a changed key is always refused)", false)
+sshFlags(
+  program
+    .command("flash")
+    .description("Flash the board's image over SSH: pre-flight, verified upload, flashcfg, reboot, wait, check")
+    .requiredOption("-b, --board <name>", "board definition (identity, flash partition, image)")
+    .option("--host <host...>", "board to flash, host or host:port (repeatable)", [])
+    .option("--inventory <file>", "YAML list of boards: host names or {host, port, user, identity}"),
+)
   .option("--image <uImage>", "image to flash (default: out/<board>/<board's image name>)")
   .option("-o, --out <dir>", "build output directory (default: ./out/<board>)")
   .option("--remote-dir <dir>", "where the image is uploaded on the board", "/tmp")
@@ -268,14 +273,12 @@ Examples:
     await flashCommand(opts);
   });
 
-program
-  .command("probe")
-  .description("Read a running board's identity, kernel, flash layout (/proc/mtd), memory and flashcfg; save it as the unit's profile")
-  .requiredOption("--host <host>", "the board")
-  .option("-p, --port <port>", "SSH port", "22")
-  .option("-u, --user <user>", "SSH user", "root")
-  .option("-i, --identity <key>", "SSH private key (default: ssh-agent, then ~/.ssh/id_*)")
-  .option("--accept-new-host-key", "trust an unknown host key once (a changed key is always refused)", false)
+sshFlags(
+  program
+    .command("probe")
+    .description("Read a running board's identity, kernel, flash layout (/proc/mtd), memory and flashcfg; save it as the unit's profile")
+    .requiredOption("--host <host>", "the board"),
+)
   .option("--remote-dir <dir>", "upload directory whose free space to report", "/tmp")
   .option("--manifest <file>", "a kiln build manifest to compare the running kernel with")
   .option("--json", "machine-readable output", false)
