@@ -58,12 +58,14 @@ test-e2e: setup
 # The main job: build the default (emulated) board's image, boot it in QEMU
 # through U-Boot from flash, and prove it with kiln check and a real container.
 KILN_KEY ?= $(HOME)/.local/state/kiln/id_ed25519
+OUT ?= out/$(BOARD)
+json = node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); console.log(process.argv[2].split(".").reduce((o,k)=>o[k],j))'
 main: setup
-	@mkdir -p "$$(dirname $(KILN_KEY))"; [ -f "$(KILN_KEY)" ] || ssh-keygen -q -t ed25519 -N "" -C kiln -f "$(KILN_KEY)"
-	./bin/kiln.js build --board $(BOARD) --authorized-key $(KILN_KEY).pub
-	./bin/kiln.js qemu --board $(BOARD) --image out/$(BOARD)/$$(node -e 'console.log(require("yaml").parse(require("fs").readFileSync("board/$(BOARD)/board.yaml","utf8")).image.output)') --instance main --json > out/$(BOARD)/qemu.json
-	port=$$(node -e 'console.log(JSON.parse(require("fs").readFileSync("out/$(BOARD)/qemu.json","utf8")).ssh.port)'); \
-	./bin/kiln.js check --host 127.0.0.1 --port $$port --identity $(KILN_KEY) --accept-new-host-key --board $(BOARD); rc=$$?; \
+	@mkdir -p "$$(dirname $(KILN_KEY))" "$(OUT)"; [ -f "$(KILN_KEY)" ] || ssh-keygen -q -t ed25519 -N "" -C kiln -f "$(KILN_KEY)"
+	./bin/kiln.js build --board $(BOARD) --out $(OUT) --authorized-key $(KILN_KEY).pub --json > $(OUT)/build.json
+	./bin/kiln.js qemu --board $(BOARD) --image "$$($(json) $(OUT)/build.json image)" --instance main --json > $(OUT)/qemu.json
+	port=$$($(json) $(OUT)/qemu.json ssh.port); \
+	./bin/kiln.js check --host 127.0.0.1 --port $$port --identity $(KILN_KEY) --accept-new-host-key --board $(BOARD) --out $(OUT); rc=$$?; \
 	./bin/kiln.js qemu stop --instance main; exit $$rc
 
 clean:

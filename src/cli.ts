@@ -29,6 +29,8 @@ Pipeline (each stage is also a command):
   kiln qemu    --board B      boot the image in QEMU from emulated NOR flash
   kiln check   --host H       readiness of a running board, with a real container
   kiln flash   --board B --host H   upload, flashcfg, reboot, check
+  kiln deploy  --host H       container setup on a running board, without a reflash
+  kiln restore --board B --host H --file F   put a flash backup back
 
 Boards live in board/<name>/, fragments in kconfig/<name>.config.
 Caches: $KILN_CACHE_DIR (default ~/.cache/kiln). Output: ./out/<board> (or --out).`,
@@ -41,6 +43,34 @@ function sshFlags(cmd: Command): Command {
     .option("-u, --user <user>", "SSH user", "root")
     .option("-i, --identity <key>", "SSH private key (default: ssh-agent, then ~/.ssh/id_*)")
     .option("--accept-new-host-key", "trust an unknown host key once (a changed key is always refused)", false);
+}
+
+/** Commands that act on many boards at once. */
+function fleetFlags(cmd: Command, verb: string): Command {
+  return cmd
+    .option("--host <host...>", `board to ${verb}, host or host:port (repeatable)`, [])
+    .option("--inventory <file>", "YAML list of boards: host names or {host, port, user, identity}")
+    .option("--parallel <n>", `boards to ${verb} at once`, "4");
+}
+
+/** How the containers reach the network: for the rootfs stage and for deploy. */
+function netFlags(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--net <mode>", "container networking: veth on br0, or macvlan on eth0").choices(["veth", "macvlan"]))
+    .option("--address <cidr>", "static address for br0 (default: DHCP)")
+    .option("--gateway <ip>", "default gateway with --address")
+    .option("--dns <ip...>", "name servers with --address");
+}
+
+/** What happens after the image is chosen: shared by flash and restore. */
+function flashRunFlags(cmd: Command): Command {
+  return cmd
+    .option("-o, --out <dir>", "build output directory (default: ./out/<board>)")
+    .option("--remote-dir <dir>", "where the image is uploaded on the board", "/tmp")
+    .option("--dry-run", "connect and run every pre-flight check, then print what would be done", false)
+    .addOption(new Option("--no-check", "do not run kiln check after the reboot"))
+    .option("--reboot-timeout <seconds>", "how long to wait for the board to come back", "300")
+    .option("--json", "machine-readable results", false);
 }
 
 program
@@ -121,15 +151,16 @@ function buildFlags(cmd: Command): Command {
     .option("--json", "machine-readable summary on stdout", false);
 }
 
-function rootfsFlags(cmd: Command): Command {
+/** Which Debian packages go in, and from where. */
+function debianFlags(cmd: Command): Command {
   return cmd
     .option("--profile <name-or-file>", "package profile from rootfs/profiles/ (default, minimal) or a file")
     .option("--mirror <uri-and-suites...>", "Debian mirror (\"URI\" or \"URI suite...\") instead of the host's apt sources")
-    .option("--strict-suites", "fail when an update suite (security, -updates) cannot be downloaded, instead of going on without it", false)
-    .addOption(new Option("--net <mode>", "container networking: veth on br0, or macvlan on eth0").choices(["veth", "macvlan"]))
-    .option("--address <cidr>", "static address for br0 (default: DHCP)")
-    .option("--gateway <ip>", "default gateway with --address")
-    .option("--dns <ip...>", "name servers with --address")
+    .option("--strict-suites", "fail when an update suite (security, -updates) cannot be downloaded, instead of going on without it", false);
+}
+
+function rootfsFlags(cmd: Command): Command {
+  return netFlags(debianFlags(cmd))
     .option("--authorized-key <file...>", "public key(s) for root's authorized_keys")
     .option("--root-password <password>", "set root's password (no password is ever set otherwise)")
     .option("--base-ramdisk <file>", "start from this ramdisk (cpio, gzip/lzma/xz cpio, or an ext2 image)");
@@ -159,7 +190,24 @@ Output in out/<board>/rootfs/: the ramdisk, a size report and a CycloneDX SBOM.`
     await rootfsCommand(opts);
   });
 
-buildFlags(program.command("image"))
+/** Which flash the image is for: its partitions go into the DTB, its kernel-image partition's size is the limit. */
+function flashFlags(cmd: Command): Command {
+  return cmd
+    .option("--unit <name>", "a probed unit (host or host:port given to `kiln probe`, host key fingerprint, or profile file): build for the flash layout it reports")
+    .option("--flash-layout <name>", "one of the board's flash.layouts instead of its default layout (only the image stage differs)")
+    .addHelpText(
+      "after",
+      `
+Flash partitions come from the board data (flash.partitions, flash.layouts) or,
+with --unit, from the profile \`kiln probe\` saved for that unit ($KILN_STATE_DIR/units/):
+its /proc/mtd must show the board data's names, in order, on a board of the right
+model. When every offset and size is known, the DTB in the image gets a
+fixed-partitions node; the size of the kernel-image partition is the image's
+limit. Without either, kiln says the limit is unknown until the board is probed.`,
+    );
+}
+
+flashFlags(buildFlags(program.command("image")))
   .description("Pack the board's U-Boot uImage from the built kernel and a ramdisk, verify it, and check it fits the flash partition")
   .option("--ramdisk <file>", "ramdisk to pack (default: the rootfs stage's output, else a modules-only initramfs)")
   .action(async (opts) => {
@@ -167,7 +215,7 @@ buildFlags(program.command("image"))
     await imageCommand(opts);
   });
 
-rootfsFlags(buildFlags(program.command("build")))
+flashFlags(rootfsFlags(buildFlags(program.command("build"))))
   .description("Run the pipeline: config, kernel, rootfs, image; each stage is skipped when its inputs did not change")
   .option("--ramdisk <file>", "ramdisk to pack instead of the rootfs stage's output")
   .addHelpText(
@@ -179,6 +227,8 @@ made it run. Outputs are reproducible (SOURCE_DATE_EPOCH, fixed build user and h
 
 Examples:
   kiln build --board openblocks-ax3
+  kiln build --board openblocks-ax3 --unit 192.0.2.10
+  kiln build --board qemu-virt --flash-layout ax3-names
   kiln build --board qemu-virt --force kernel`,
   )
   .action(async (opts) => {
@@ -237,22 +287,18 @@ qemu
     await qemuConsoleCommand(opts);
   });
 
-sshFlags(
-  program
-    .command("flash")
-    .description("Flash the board's image over SSH: pre-flight, verified upload, flashcfg, reboot, wait, check")
-    .requiredOption("-b, --board <name>", "board definition (identity, flash partition, image)")
-    .option("--host <host...>", "board to flash, host or host:port (repeatable)", [])
-    .option("--inventory <file>", "YAML list of boards: host names or {host, port, user, identity}"),
+flashRunFlags(
+  sshFlags(
+    fleetFlags(
+      program
+        .command("flash")
+        .description("Flash the board's image over SSH: pre-flight, verified upload, flashcfg, reboot, wait, check")
+        .requiredOption("-b, --board <name>", "board definition (identity, flash partition, image)"),
+      "flash",
+    ),
+  ).option("--image <uImage>", "image to flash (default: out/<board>/<board's image name>)"),
 )
-  .option("--image <uImage>", "image to flash (default: out/<board>/<board's image name>)")
-  .option("-o, --out <dir>", "build output directory (default: ./out/<board>)")
-  .option("--remote-dir <dir>", "where the image is uploaded on the board", "/tmp")
-  .option("--dry-run", "connect and run every pre-flight check, then print what would be done", false)
-  .addOption(new Option("--no-check", "do not run kiln check after the reboot"))
-  .option("--reboot-timeout <seconds>", "how long to wait for the board to come back", "300")
-  .option("--parallel <n>", "boards flashed at once", "4")
-  .option("--json", "machine-readable results", false)
+  .option("--backup", "first read the partition back to out/<board>/backup/ (kiln restore puts it back)", false)
   .addHelpText(
     "after",
     `
@@ -264,13 +310,88 @@ or /proc/cpuinfo); flashcfg exists (kiln's or the vendor's); the upload director
 has room. The upload goes to a temporary name and must match the local sha256
 before flashcfg -y -f runs. Then the board reboots and kiln waits for a new boot.
 
+With --backup, the partition (/dev/mtdN, found by name in /proc/mtd) is read
+whole to out/<board>/backup/<host>-<partition>-<time>.bin, with a .sha256
+sidecar, before anything is uploaded; a failed read stops before flashcfg.
+
 Examples:
   kiln flash --board openblocks-ax3 --host 192.0.2.10 --dry-run
+  kiln flash --board openblocks-ax3 --host 192.0.2.10 --backup
   kiln flash --board openblocks-ax3 --inventory boards.yaml --parallel 8`,
   )
   .action(async (opts) => {
     const { flashCommand } = await import("./commands/flash.js");
     await flashCommand(opts);
+  });
+
+flashRunFlags(
+  sshFlags(
+    program
+      .command("restore")
+      .description("Put a flash backup of `kiln flash --backup` back on the board, through the same verified path as flash")
+      .requiredOption("-b, --board <name>", "board definition (identity, flash partition)")
+      .requiredOption("--host <host>", "the board, host or host:port")
+      .requiredOption("--file <backup>", "the backup: out/<board>/backup/<host>-<partition>-<time>.bin"),
+  ),
+)
+  .addHelpText(
+    "after",
+    `
+A backup is the raw partition: the image that was in flash, then whatever
+followed it (erased 0xff). kiln checks the file against its .sha256 sidecar, cuts
+the uImage at the length its header announces, verifies its CRCs, then flashes it
+exactly as kiln flash does (pre-flight, verified upload, flashcfg, reboot, check).
+A backup that does not start with a uImage header is refused with what it holds:
+flashcfg writes kernel images only.
+
+Examples:
+  kiln restore --board openblocks-ax3 --host 192.0.2.10 --file out/openblocks-ax3/backup/192.0.2.10-image-20250101T120000Z.bin --dry-run
+  kiln restore --board qemu-virt --host 127.0.0.1:2222 --file backup.bin --no-check`,
+  )
+  .action(async (opts) => {
+    const { restoreCommand } = await import("./commands/restore.js");
+    await restoreCommand(opts);
+  });
+
+netFlags(
+  sshFlags(
+    fleetFlags(
+      program
+        .command("deploy")
+        .description("Set up containers on a board that already runs a suitable kernel: rootfs templates and packages, only what differs")
+        .option("-b, --board <name>", "board whose templates apply (default: the one whose identity the board reports)"),
+      "deploy to",
+    ),
+  ),
+)
+  .option("--profile <name-or-file>", "rootfs profile whose packages are installed (rootfs/profiles/: default, minimal, or a file)")
+  .addOption(new Option("--no-packages", "leave packages alone: files only"))
+  .option("--dry-run", "connect, compare, and print what would change", false)
+  .option("--json", "machine-readable results", false)
+  .addHelpText(
+    "after",
+    `
+For each board: the host key must be known (as for flash), the login must be
+root, and the board must be the board (--board, or found by its model among
+board/). The rootfs templates are rendered for it as kiln rootfs renders them,
+for the kernel it runs (uname -r: cgroup2 or seed 004's v1 mount) and with a
+getty on the console only when root has a password there. Each file is compared
+with the board's (content and mode, over SFTP) and only a file that differs is
+written, to a temporary name renamed over the old one. With apt on the board, the
+profile's packages that dpkg-query does not list as installed are installed with
+apt-get. A second run reports nothing changed. Changes to /etc/network/interfaces
+and /etc/inittab take effect at the next boot; /etc/resolv.conf is left alone
+under DHCP.
+
+Examples:
+  kiln deploy --host 192.0.2.10 --dry-run
+  kiln deploy --board qemu-virt --host 127.0.0.1:2222 --accept-new-host-key
+  kiln deploy --inventory boards.yaml --parallel 8 --net macvlan --json
+Then prove it: kiln check --host 192.0.2.10`,
+  )
+  .action(async (opts) => {
+    const { deployCommand } = await import("./commands/deploy.js");
+    await deployCommand(opts);
   });
 
 sshFlags(

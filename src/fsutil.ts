@@ -8,11 +8,11 @@ export function tempSibling(path: string): string {
 }
 
 /** Write to a temporary sibling, then rename: readers see the old file or the whole new one. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
   try {
-    await writeFile(tmp, data);
+    await writeFile(tmp, data, mode === undefined ? undefined : { mode });
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

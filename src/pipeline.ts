@@ -34,6 +34,8 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** Options of the rootfs stage (profile, network, keys, mirrors). */
   rootfs?: import("./rootfs/stage.js").RootfsOptions;
+  /** The flash layout the image is for (--flash-layout, --unit); default: the board data's. */
+  flash?: import("./board/flash-layout.js").FlashPlan;
 }
 
 export interface StageOutcome {

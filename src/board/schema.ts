@@ -50,7 +50,11 @@ export const ImageSchema = z
     output: z.string().describe("file name of the uImage"),
     name: z.string().describe("uImage name (handlebars: {{release}}, {{board}})"),
     type: z.enum(["multi", "kernel"]).default("multi"),
-    kernelCompression: z.enum(["gzip", "none"]).describe("compression of the kernel part (mkimage -C)"),
+    kernelCompression: z
+      .enum(["gzip", "none"])
+      .describe(
+        "compression of the kernel part (mkimage -C). gzip: the zImage gzipped, as seed 004 packs it; none: the zImage as it is, with kernel.appendDtb the zImage.dtb of Plat'Home's later images",
+      ),
     ramdiskCompression: z.enum(["lzma", "gzip", "xz", "none"]).describe("compression of the ramdisk part"),
     loadAddress: hexOrNumber.describe("load address (mkimage -a)"),
     entryAddress: hexOrNumber.describe("entry point (mkimage -e)"),
@@ -62,15 +66,102 @@ export const ImageSchema = z
   })
   .strict();
 
+/** Offsets may be 0 and are usually written in hex; sizes may be hex too. */
+const offset = z.union([hexOrNumber, size]);
+const partitionSize = z.union([size, z.string().regex(/^0x0*[1-9a-fA-F][0-9a-fA-F]*$/).transform((v) => Number.parseInt(v, 16))]);
+
+export const FlashPartitionSchema = z
+  .object({
+    name: z.string().min(1).describe("the partition's name as /proc/mtd shows it (its label in the DTB)"),
+    offset: offset.optional().describe("where it starts in the flash chip (0x4000000, 64MiB); leave out when unknown"),
+    size: partitionSize.optional().describe("its size (64MiB, 0x4000000); leave out when unknown: `kiln probe` reads it from /proc/mtd"),
+    readOnly: z.boolean().default(false).describe("Linux must not write it (U-Boot and its environment)"),
+  })
+  .strict();
+
+const partitionList = z.array(FlashPartitionSchema).min(1);
+
+export const FlashLayoutSchema = z
+  .object({
+    description: z.string().optional(),
+    partition: z.string().optional().describe("the partition that takes the kernel image in this layout (default: flash.partition)"),
+    partitions: partitionList.describe("this layout's partitions, in flash order"),
+  })
+  .strict();
+
+export type FlashPartition = z.infer<typeof FlashPartitionSchema>;
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/**
+ * One layout's partitions must be usable as a DTB partitions node and as the
+ * names flashcfg looks for: unique names, the kernel-image partition among
+ * them, in flash order, no overlaps, inside the chip.
+ */
+function checkLayout(
+  ctx: z.RefinementCtx,
+  at: (string | number)[],
+  image: string,
+  partitions: readonly FlashPartition[],
+  limits: { chip: number | undefined; maxImageSize: number | undefined },
+): void {
+  const issue = (path: (string | number)[], message: string): void => ctx.addIssue({ code: "custom", path: [...at, ...path], message });
+  const names = partitions.map((p) => p.name);
+  names.forEach((n, i) => {
+    if (names.indexOf(n) !== i) issue(["partitions", i, "name"], `"${n}" is named twice: flashcfg finds a partition by its name, so names must be unique`);
+  });
+  const img = partitions.find((p) => p.name === image);
+  if (!img) issue(["partition"], `"${image}" is not among the partitions (${names.map((n) => `"${n}"`).join(", ")}): name the one that takes the kernel image, or add it to partitions`);
+  if (img?.size !== undefined && limits.maxImageSize !== undefined && limits.maxImageSize > img.size) {
+    issue(["partition"], `maxImageSize (${limits.maxImageSize}) is larger than the "${image}" partition (${img.size}): lower it or leave it out`);
+  }
+  partitions.forEach((p, i) => {
+    if (p.offset === undefined) return;
+    const end = p.offset + (p.size ?? 0);
+    if (limits.chip !== undefined && end > limits.chip) {
+      issue(["partitions", i], `"${p.name}" ends at ${hex(end)}, past the end of the ${hex(limits.chip)}-byte flash (flash.size): fix its offset or size`);
+    }
+    for (let j = 0; j < i; j++) {
+      const q = partitions[j] as FlashPartition;
+      if (q.offset === undefined) continue;
+      if (q.offset >= p.offset) {
+        issue(["partitions", i, "offset"], `"${p.name}" at ${hex(p.offset)} is listed after "${q.name}" at ${hex(q.offset)}: list partitions in flash order (the order /proc/mtd shows)`);
+      } else if (q.size !== undefined && q.offset + q.size > p.offset) {
+        issue(["partitions", i, "offset"], `"${p.name}" at ${hex(p.offset)} overlaps "${q.name}" (${hex(q.offset)}-${hex(q.offset + q.size)}): move it or shrink "${q.name}"`);
+      }
+    }
+  });
+}
+
 export const FlashSchema = z
   .object({
     method: z.enum(["flashcfg"]).describe("how the image is written on the board"),
     partition: z.string().describe("name of the MTD partition that takes the kernel image"),
     maxImageSize: size
       .optional()
-      .describe("size of that partition in bytes; leave out when unknown (probe the board to learn it)"),
+      .describe("the most the image may take; default: the size of that partition when partitions gives it. May be smaller than the partition, never larger"),
+    size: size.optional().describe("size of the whole flash chip (both banks of qemu-virt)"),
+    node: z
+      .string()
+      .regex(/^\//)
+      .optional()
+      .describe('device-tree path of the flash node that gets the partitions; default: the one node compatible "cfi-flash"'),
+    partitions: partitionList
+      .optional()
+      .describe("the flash partitions in flash order, named as the board's firmware names them; offsets and sizes where known"),
+    layouts: z
+      .record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), FlashLayoutSchema)
+      .optional()
+      .describe("named alternative layouts of the same flash, chosen with `kiln build --flash-layout NAME`: only the image stage (its DTB and size limit) differs"),
   })
-  .strict();
+  .strict()
+  .superRefine((f, ctx) => {
+    const limits = { chip: f.size, maxImageSize: f.maxImageSize };
+    if (f.partitions) checkLayout(ctx, [], f.partition, f.partitions, limits);
+    for (const [name, l] of Object.entries(f.layouts ?? {})) checkLayout(ctx, ["layouts", name], l.partition ?? f.partition, l.partitions, limits);
+  })
+  // Readers of the limit (image, rootfs and flash stages) need not know where it came from.
+  .transform((f) => ({ ...f, maxImageSize: f.maxImageSize ?? f.partitions?.find((p) => p.name === f.partition)?.size }));
 
 export const QemuSchema = z
   .object({
@@ -127,7 +218,23 @@ export const BoardSchema = z
     rootfs: BoardRootfsSchema.optional().describe("settings of the root filesystem (kiln rootfs)"),
     qemu: QemuSchema.optional().describe("the board is emulated: how to run it in QEMU"),
   })
-  .strict();
+  .strict()
+  .superRefine((b, ctx) => {
+    if (!b.qemu || !b.flash) return;
+    // -M virt maps the flash at address 0 and U-Boot boots the image at imageAddress: every layout must put the image there.
+    const layouts = [["", b.flash.partition, b.flash.partitions] as const, ...Object.entries(b.flash.layouts ?? {}).map(([n, l]) => [n, l.partition ?? b.flash?.partition, l.partitions] as const)];
+    for (const [name, image, parts] of layouts) {
+      const i = parts?.findIndex((p) => p.name === image) ?? -1;
+      const at = parts?.[i]?.offset;
+      if (at !== undefined && at !== b.qemu.imageAddress) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["flash", ...(name ? ["layouts", name] : []), "partitions", i, "offset"],
+          message: `U-Boot boots the image at qemu.imageAddress ${hex(b.qemu.imageAddress)}, but "${image}" starts at ${hex(at)}: the kernel-image partition must start there`,
+        });
+      }
+    }
+  });
 
 export type BoardData = z.infer<typeof BoardSchema>;
 

@@ -37,6 +37,8 @@ if [ -z "$ip" ]; then
   ip=10.0.2.77
   a ip addr add "$ip/24" dev eth0 >/dev/null
 fi
-if ping -c 2 -W 2 "$ip" >/dev/null 2>&1; then say bridge ok "reached $ip over br0"; else say bridge fail "no answer from $ip over br0"; fi
+# Debian's minimal root has no ping of its own; busybox has one.
+PING=ping; command -v ping >/dev/null 2>&1 || PING="busybox ping"
+if $PING -c 2 -W 2 "$ip" >/dev/null 2>&1; then say bridge ok "reached $ip over br0"; else say bridge fail "no answer from $ip over br0"; fi
 cleanup
 say cleanup ok "container removed"

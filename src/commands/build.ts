@@ -1,7 +1,10 @@
+import { planFlash } from "../board/flash-layout.js";
 import { loadBoard } from "../board/load.js";
 import { KilnError } from "../errors.js";
 import { StageLog } from "../exec.js";
 import { defaultOutDir } from "../paths.js";
+import { findUnitProfile } from "../remote/profile.js";
+import type { ImageResult } from "../image/stage.js";
 import { type BuildOptions, runConfigStage, runKernelStage, STAGES, type StageName, type StageOutcome } from "../pipeline.js";
 import { join } from "node:path";
 
@@ -24,6 +27,9 @@ export interface BuildCommandOptions {
   authorizedKey?: string[];
   rootPassword?: string;
   baseRamdisk?: string;
+  /** A probed unit whose real flash layout the image is built for. */
+  unit?: string;
+  flashLayout?: string;
 }
 
 /** Ctrl-C stops the running make and says what was left behind. */
@@ -40,6 +46,9 @@ export async function buildOptions(opts: BuildCommandOptions): Promise<BuildOpti
     if (!(STAGES as readonly string[]).includes(s)) throw new KilnError(`--force ${s}: no such stage`, { hint: `stages: ${STAGES.join(", ")}` });
     return s as StageName;
   });
+  // Before any stage runs: a unit whose layout does not match the board data stops the build here, not after the kernel.
+  const unit = opts.unit !== undefined ? await findUnitProfile(opts.unit) : undefined;
+  const flash = planFlash(board, { layout: opts.flashLayout, unit });
   return {
     board,
     outDir: opts.out ?? defaultOutDir(board.name),
@@ -50,6 +59,7 @@ export async function buildOptions(opts: BuildCommandOptions): Promise<BuildOpti
     quiet: opts.json,
     ramdisk: opts.ramdisk,
     signal: interruptible().signal,
+    flash,
     rootfs: {
       profile: opts.profile,
       mirrors: opts.mirror,
@@ -99,8 +109,15 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
   const ilog = new StageLog(join(b.outDir, "logs", "image.log"));
   const image = await runImageStage({ ...b, ramdisk }, ilog);
   outcomes.push(image.outcome);
-  report(outcomes, opts.json, { image: image.file, manifest: image.manifest });
-  if (!opts.json) process.stdout.write(`image:    ${image.file}\nmanifest: ${image.manifest}\n`);
+  reportImage(outcomes, image, opts.json);
+}
+
+/** The stages, the image and what the image stage could not know (an unprobed flash limit). */
+export function reportImage(outcomes: StageOutcome[], image: ImageResult, json: boolean): void {
+  report(outcomes, json, { image: image.file, manifest: image.manifest, notes: image.notes });
+  if (json) return;
+  process.stdout.write(`image:    ${image.file}\nmanifest: ${image.manifest}\n`);
+  for (const n of image.notes) process.stdout.write(`note:     ${n}\n`);
 }
 
 async function guard<T>(b: BuildOptions, log: StageLog, fn: () => Promise<T>): Promise<T> {

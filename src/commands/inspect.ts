@@ -4,6 +4,7 @@ import { execa } from "execa";
 import { CheckFailedError, InputError } from "../errors.js";
 import {
   describeKind,
+  describePacking,
   formatUImage,
   parseMkimageListing,
   parseUImage,
@@ -76,6 +77,7 @@ export async function inspectCommand(opts: { file: string; json: boolean }): Pro
   const problems = verifyUImage(h);
   const mkimage = await crossCheckWithMkimage(path, h, problems.length > 0);
   problems.push(...mkimage.disagreements);
+  const packing = h.truncated ? undefined : describePacking(buf, h);
 
   if (opts.json) {
     const report = {
@@ -83,6 +85,7 @@ export async function inspectCommand(opts: { file: string; json: boolean }): Pro
       ...h,
       time: h.time.toISOString(),
       timestamp: Math.floor(h.time.getTime() / 1000),
+      packing: packing ?? null,
       problems,
       mkimage: { ran: mkimage.ran, recognised: mkimage.recognised, disagreements: mkimage.disagreements },
     };
@@ -95,7 +98,7 @@ export async function inspectCommand(opts: { file: string; json: boolean }): Pro
         : mkimage.disagreements.length === 0
           ? "agrees"
           : "DISAGREES";
-    const lines = [formatUImage(h), `mkimage -l:   ${verdict}`];
+    const lines = [formatUImage(h), ...(packing ? [`Packing:      ${packing.text}`] : []), `mkimage -l:   ${verdict}`];
     for (const d of mkimage.disagreements) lines.push(`   ${d}`);
     process.stdout.write(`${lines.join("\n")}\n`);
   }

@@ -9,7 +9,8 @@ import { InputError } from "../errors.js";
 import { StageLog } from "../exec.js";
 import { writeFileAtomic } from "../fsutil.js";
 import { stateDir } from "../paths.js";
-import { freeBytes, type MtdPartition, readIdentity, readProcMtd, whichFlashcfg } from "../remote/probe.js";
+import { freeBytes, readIdentity, readProcMtd, whichFlashcfg } from "../remote/probe.js";
+import { profileFile, type UnitProfile } from "../remote/profile.js";
 import { Remote } from "../remote/ssh.js";
 
 export interface ProbeOptions {
@@ -21,25 +22,6 @@ export interface ProbeOptions {
   remoteDir: string;
   manifest?: string;
   json: boolean;
-}
-
-export interface UnitProfile {
-  hostKey: string;
-  host: string;
-  port: number;
-  probedAt: string;
-  model: string | undefined;
-  cpuinfoHardware: string | undefined;
-  release: string;
-  memoryKiB: number | undefined;
-  mtd: MtdPartition[];
-  uploadDir: { path: string; freeBytes: number | undefined };
-  flashcfg: { kind: string; path: string | undefined };
-  matchesBuild: { manifest: string; release: string; same: boolean } | undefined;
-}
-
-export function profileFile(hostKey: string): string {
-  return join(stateDir(), "units", `${hostKey.replace(/[^A-Za-z0-9]/g, "_")}.json`);
 }
 
 export async function probeCommand(opts: ProbeOptions): Promise<void> {

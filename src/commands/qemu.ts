@@ -61,19 +61,25 @@ export async function qemuStartCommand(opts: QemuStartOptions): Promise<void> {
 async function waitForSsh(port: number, consoleFile: string, opts: { timeoutMs: number; signal: AbortSignal; alive: () => boolean }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   // The console watcher turns a panic or a refused image into an error at once.
-  const watcher = waitForConsole(consoleFile, /a^/, { timeoutMs: opts.timeoutMs, signal: opts.signal, alive: opts.alive });
+  // It is stopped once SSH answers: left running, it would keep kiln alive until the timeout.
+  const stopWatcher = new AbortController();
+  const watcher = waitForConsole(consoleFile, /a^/, { timeoutMs: opts.timeoutMs, signal: AbortSignal.any([opts.signal, stopWatcher.signal]), alive: opts.alive });
   let failed: unknown;
   watcher.catch((e: unknown) => {
     failed = e;
   });
-  while (Date.now() < deadline) {
+  try {
+    while (Date.now() < deadline) {
+      if (failed) throw failed;
+      if (opts.signal.aborted) throw new KilnError("interrupted while waiting for the board to boot", { exitCode: 130 });
+      if (await sshBanner(port, "127.0.0.1", 2000)) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
     if (failed) throw failed;
-    if (opts.signal.aborted) throw new KilnError("interrupted while waiting for the board to boot", { exitCode: 130 });
-    if (await sshBanner(port, "127.0.0.1", 2000)) return;
-    await new Promise((r) => setTimeout(r, 500));
+    throw new KilnError(`no SSH server answered on 127.0.0.1:${port} within ${Math.round(opts.timeoutMs / 1000)} s`, { hint: `see the console log: ${consoleFile}` });
+  } finally {
+    stopWatcher.abort();
   }
-  if (failed) throw failed;
-  throw new KilnError(`no SSH server answered on 127.0.0.1:${port} within ${Math.round(opts.timeoutMs / 1000)} s`, { hint: `see the console log: ${consoleFile}` });
 }
 
 export async function qemuStopCommand(opts: { board?: string; instance?: string }): Promise<void> {

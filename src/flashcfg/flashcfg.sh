@@ -6,6 +6,8 @@
 # Exit codes: 0 written and verified, 1 bad file (flash untouched),
 # 2 usage, 3 partition missing or too small (flash untouched), 4 write or verify failed.
 # The partition name comes from /etc/kiln/flash.conf (PARTITION=...), set from board data.
+# A board with several flash layouts lists each layout's name (PARTITIONS="a|b"): the
+# same root filesystem then serves every layout, and the name /proc/mtd shows wins.
 PARTITION="OpenBlocks A series Kernel Image"
 CONF=${FLASHCFG_CONF:-/etc/kiln/flash.conf}
 # shellcheck disable=SC1090
@@ -14,6 +16,14 @@ LOG=${FLASHCFG_LOG:-/var/log/flashcfg.log}
 # Test seams only: where /proc/mtd and the device nodes are.
 PROC_MTD=${FLASHCFG_PROC_MTD:-/proc/mtd}
 DEV_DIR=${FLASHCFG_DEV_DIR:-/dev}
+if [ -n "${PARTITIONS:-}" ]; then
+  saved_ifs=$IFS
+  IFS='|'
+  for name in $PARTITIONS; do
+    if grep -q "\"$name\"" "$PROC_MTD" 2>/dev/null; then PARTITION=$name; break; fi
+  done
+  IFS=$saved_ifs
+fi
 FILE=""
 YES=0
 
@@ -52,7 +62,7 @@ calc=$(tail -c +65 "$FILE" | head -c "$datasize" | crc32)
 [ "$calc" = "$dcrc" ] || die 1 "$FILE: bad data CRC ($(printf '%08x' "$calc"), header says $(printf '%08x' "$dcrc"))"
 
 line=$(grep "\"$PARTITION\"" "$PROC_MTD" 2>/dev/null | head -1)
-[ -n "$line" ] || die 3 "no MTD partition named \"$PARTITION\" in $PROC_MTD (found: $(sed 1d "$PROC_MTD" 2>/dev/null | cut -d'"' -f2 | tr '\n' ',' | sed 's/,$//'))"
+[ -n "$line" ] || die 3 "no MTD partition named \"$PARTITION\"${PARTITIONS:+ (the board's names: $PARTITIONS)} in $PROC_MTD (found: $(sed 1d "$PROC_MTD" 2>/dev/null | cut -d'"' -f2 | tr '\n' ',' | sed 's/,$//'))"
 dev=$DEV_DIR/$(echo "$line" | cut -d: -f1)
 psize=$(( 0x$(echo "$line" | awk '{ print $2 }') ))
 [ -e "$dev" ] || die 3 "$dev does not exist"

@@ -12,5 +12,12 @@ export async function dumpQemuDtb(arch: string, opts: { machine: string; memory:
   // QEMU pads its tree to 1 MiB; recompiling keeps every node and drops the padding.
   await requireTool("dtc", "device-tree-compiler", "it compacts the device tree");
   await run("dtc", ["-q", "-I", "dtb", "-O", "dtb", "-o", out, raw], { log, what: "dtc" });
+  // QEMU puts fresh random seeds in /chosen at every dump. Baked into an image
+  // they would be the same seed on every boot (no entropy at all), and they make
+  // every build differ: both are removed.
+  await requireTool("fdtput", "device-tree-compiler", "it edits the device tree");
+  for (const prop of ["rng-seed", "kaslr-seed"]) {
+    await run("fdtput", ["-d", out, "/chosen", prop], { log, what: `fdtput -d /chosen ${prop}` }).catch(() => undefined);
+  }
   return out;
 }

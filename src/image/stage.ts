@@ -6,8 +6,9 @@
  */
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import Handlebars from "handlebars";
+import { type FlashPlan, planFlash } from "../board/flash-layout.js";
 import type { Board } from "../board/schema.js";
 import { checkStamp, type Inputs, sha256File, writeStamp } from "../cache.js";
 import { CheckFailedError, InputError } from "../errors.js";
@@ -15,6 +16,7 @@ import { requireTool, run, type StageLog } from "../exec.js";
 import { tempSibling, writeFileAtomic } from "../fsutil.js";
 import { toolVersion } from "../kernel/build.js";
 import { engineHash, kernelPaths, type BuildOptions, type StageOutcome } from "../pipeline.js";
+import { writeDtbPartitions } from "./dtb-partitions.js";
 import { parseUImage, verifyUImage } from "./uimage.js";
 import { modulesRamdiskCached } from "./ramdisk.js";
 
@@ -33,15 +35,23 @@ export function kib(n: number): string {
   return `${n} bytes (${(n / 1024).toFixed(1)} KiB)`;
 }
 
-/** Refuse an image larger than the partition: by how much, and which part is the largest. */
-export function checkFits(board: Board, parts: readonly ImagePart[]): { total: number; limit: number | undefined } {
+/**
+ * Refuse an image larger than the partition: by how much, and which part is the
+ * largest. The limit is the flash plan's (board data or a probed unit); without
+ * a plan, the board data's default layout.
+ */
+export function checkFits(
+  board: Board,
+  parts: readonly ImagePart[],
+  plan: Pick<FlashPlan, "limit" | "imagePartition" | "source"> | undefined = planFlash(board),
+): { total: number; limit: number | undefined } {
   const total = board.image?.type === "kernel" ? 64 + (parts[0]?.size ?? 0) : multiImageSize(parts.map((p) => p.size));
-  const limit = board.flash?.maxImageSize;
+  const limit = plan?.limit;
   if (limit !== undefined && total > limit) {
     const largest = [...parts].sort((a, b) => b.size - a.size)[0] as ImagePart;
     throw new CheckFailedError(
-      `the image would be ${kib(total)}, ${kib(total - limit)} more than the ${board.flash?.partition ?? "flash"} partition holds (${kib(limit)}); ` +
-        `the largest part is the ${largest.role} (${kib(largest.size)}, ${largest.file})`,
+      `the image would be ${kib(total)}, ${kib(total - limit)} more than the ${plan?.imagePartition ?? "flash"} partition holds (${kib(limit)}); ` +
+        `the largest part is the ${largest.role} (${kib(largest.size)}, ${largest.file}); the partition size is from ${plan?.source ?? "the board data"}`,
       largest.role === "ramdisk" ? "make the ramdisk smaller (fewer packages, stronger compression)" : "make the kernel smaller (fewer built-in options, or modules)",
     );
   }
@@ -69,6 +79,8 @@ export interface ImageResult {
   outcome: StageOutcome;
   file: string;
   manifest: string;
+  /** What the image stage could not know (flash limit, partitions), said plainly. */
+  notes: string[];
 }
 
 export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<ImageResult> {
@@ -85,29 +97,44 @@ export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<
   const work = join(outDir, "image");
   await mkdir(work, { recursive: true });
   const ramdiskSrc = opts.ramdisk ?? (await modulesRamdiskCached(outDir, art.modulesDir, join(work, "ramdisk.cpio"), art.epoch, log));
-  const dtbFile = img.dtbPart || board.kernel.appendDtb ? await dtbFor(board, art.dtb, work, log) : undefined;
+  const builtDtb = img.dtbPart || board.kernel.appendDtb ? await dtbFor(board, art.dtb, work, log) : undefined;
+  const plan = opts.flash ?? planFlash(board);
+  const notes = plan?.notes ?? [];
+  for (const n of notes) log.write(`# note: ${n}`);
+  // The partitions node goes into the DTB only when every offset and size is known.
+  const placed = builtDtb ? plan?.placed : undefined;
 
   const inputs: Inputs = {
     zImage: await sha256File(art.zImage),
-    dtb: dtbFile ? await sha256File(dtbFile) : "none",
+    dtb: builtDtb ? await sha256File(builtDtb) : "none",
     ramdisk: await sha256File(ramdiskSrc),
     "image settings": JSON.stringify(img),
-    "flash limit": String(board.flash?.maxImageSize ?? "unknown"),
+    "flash limit": String(plan?.limit ?? "unknown"),
+    "flash partitions": plan ? JSON.stringify({ layout: plan.layout, image: plan.imagePartition, node: plan.node, placed: placed ?? null }) : "none",
     mkimage: await toolVersion("mkimage", ["-V"]),
-    engine: await engineHash("./image/stage.js", "./image/uimage.js", "./image/ramdisk.js"),
+    engine: await engineHash("./image/stage.js", "./image/uimage.js", "./image/ramdisk.js", "./image/dtb-partitions.js", "./board/flash-layout.js"),
   };
   const fresh = await checkStamp(outDir, "image", inputs);
-  if (fresh.fresh && !opts.force.includes("image")) return { outcome: { stage: "image", ran: false, why: [] }, file, manifest: manifestFile };
+  if (fresh.fresh && !opts.force.includes("image")) return { outcome: { stage: "image", ran: false, why: [] }, file, manifest: manifestFile, notes };
   log.write(`# image runs: ${fresh.why.join(", ")}`);
 
+  let dtbFile = builtDtb;
+  let dtbNode: string | undefined;
+  if (builtDtb && placed) {
+    dtbFile = join(work, `${basename(builtDtb, ".dtb")}.partitions.dtb`);
+    dtbNode = await writeDtbPartitions(builtDtb, dtbFile, { node: plan?.node, partitions: placed }, log);
+    log.write(`# ${dtbNode}/partitions: ${placed.map((p) => `"${p.name}"${p.readOnly ? " (ro)" : ""}`).join(", ")}`);
+  }
+
   // Kernel part: zImage, with the DTB appended for boot loaders that pass ATAGS.
+  // Uncompressed (-C none), zImage.dtb itself is the part, as Plat'Home packs it.
   let kernelIn = art.zImage;
   if (board.kernel.appendDtb && dtbFile) {
     kernelIn = join(work, "zImage.dtb");
     await writeFile(kernelIn, Buffer.concat([await readFile(art.zImage), await readFile(dtbFile)]));
   }
-  const kernelPart = join(work, img.kernelCompression === "gzip" ? "kernel.gz" : "kernel.bin");
-  await compress(img.kernelCompression, kernelIn, kernelPart, log);
+  const kernelPart = img.kernelCompression === "gzip" ? join(work, "kernel.gz") : kernelIn;
+  if (img.kernelCompression === "gzip") await compress("gzip", kernelIn, kernelPart, log);
   const ramdiskPart = join(work, `ramdisk.${img.ramdiskCompression === "none" ? "img" : img.ramdiskCompression}`);
   await compress(img.ramdiskCompression, ramdiskSrc, ramdiskPart, log);
 
@@ -116,7 +143,7 @@ export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<
     ...(img.type === "multi" ? [{ role: "ramdisk" as const, file: ramdiskPart, size: (await stat(ramdiskPart)).size }] : []),
     ...(img.dtbPart && dtbFile ? [{ role: "dtb" as const, file: dtbFile, size: (await stat(dtbFile)).size }] : []),
   ];
-  const { total, limit } = checkFits(board, parts);
+  const { total, limit } = checkFits(board, parts, plan);
 
   const name = Handlebars.compile(img.name, { strict: true, noEscape: true })({ release: art.release, board: board.name });
   if (Buffer.byteLength(name) > 31) log.write(`# image name "${name}" is longer than 31 bytes: mkimage cuts it`);
@@ -142,6 +169,9 @@ export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<
   const manifest = {
     board: board.name,
     image: { file, sha256: await sha256File(file), size: total, limit: limit ?? null, limitKnown: limit !== undefined, name },
+    flash: plan
+      ? { layout: plan.layout, partition: plan.imagePartition, source: plan.source, dtbNode: dtbNode ?? null, partitions: placed ?? plan.partitions, notes }
+      : null,
     kernel: { version: art.version, release: art.release, configSha256: await sha256File(join(paths.objDir, ".config")) },
     sourceDateEpoch: art.epoch,
     parts: await Promise.all(parts.map(async (p) => ({ role: p.role, file: p.file, size: p.size, sha256: await sha256File(p.file) }))),
@@ -155,7 +185,7 @@ export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<
   };
   await writeFileAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
   await writeStamp(outDir, "image", inputs, [file, manifestFile]);
-  return { outcome: { stage: "image", ran: true, why: fresh.why }, file, manifest: manifestFile };
+  return { outcome: { stage: "image", ran: true, why: fresh.why }, file, manifest: manifestFile, notes };
 }
 
 function hex(n: number): string {

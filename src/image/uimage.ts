@@ -4,7 +4,7 @@
  * vendor shipped) without trusting mkimage's own exit code: `mkimage -l`
  * silently falls back to other formats when a legacy header is damaged.
  */
-import { crc32 } from "node:zlib";
+import { crc32, gunzipSync } from "node:zlib";
 
 export const UIMAGE_MAGIC = 0x27051956;
 export const UIMAGE_HEADER_SIZE = 64;
@@ -323,6 +323,49 @@ export function parseUImage(buf: Buffer): UImageHeader {
 }
 
 const hex8 = (n: number): string => n.toString(16).padStart(8, "0");
+
+export interface Packing {
+  /** What U-Boot hands the CPU after decompressing part 0: "zImage+dtb", "zImage", ... */
+  kernel: string;
+  /** Where the kernel finds its device tree. */
+  dtb: "appended" | "part" | "none";
+  /** In words, naming the known packings. */
+  text: string;
+}
+
+/**
+ * How the kernel and its device tree travel. The two packings of AX3 images a
+ * user meets: the seed's gzip of zImage+DTB (-C gzip) and Plat'Home's later
+ * zImage.dtb left uncompressed (-C none); and a DTB as the third part, for a
+ * U-Boot that passes it (qemu_arm). Part 0 is decompressed to see whether a DTB
+ * is appended: the header cannot tell.
+ */
+export function describePacking(buf: Buffer, h: UImageHeader): Packing | undefined {
+  const part = h.parts[0];
+  if (h.os !== "linux" || part === undefined || !["kernel", "kernel_noload", "multi"].includes(h.type)) return undefined;
+  const bytes = buf.subarray(part.offset, part.offset + part.size);
+  let kernel = part.kind ?? "missing";
+  if (h.compression === "gzip" && kernel === "gzip") {
+    try {
+      kernel = sniffKind(gunzipSync(bytes));
+    } catch {
+      kernel = "gzip data that does not decompress";
+    }
+  }
+  const dtb = kernel === "zImage+dtb" ? "appended" : h.type === "multi" && h.parts[2]?.kind === "dtb" ? "part" : "none";
+  const how = h.compression === "none" ? "uncompressed" : `${h.compression}-compressed`;
+  const text =
+    kernel === "zImage+dtb" && h.compression === "gzip"
+      ? "gzip-compressed zImage with the DTB appended (-C gzip: the seed's packing)"
+      : kernel === "zImage+dtb" && h.compression === "none"
+        ? "uncompressed zImage with the DTB appended (zImage.dtb, -C none: Plat'Home's later packing)"
+        : kernel === "zImage" && dtb === "part"
+          ? `${how} zImage, the DTB as the third part (for a U-Boot that passes it, e.g. qemu_arm)`
+          : kernel === "zImage"
+            ? `${how} zImage without a device tree: the boot loader must pass one`
+            : `${how} ${describeKind(kernel)}`;
+  return { kernel, dtb, text };
+}
 
 /** What a header's compression field requires of the bytes U-Boot decompresses. */
 function compressionMismatch(compression: string, kind: string | undefined): string | undefined {

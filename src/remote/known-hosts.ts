@@ -39,8 +39,15 @@ export async function saveKnownHost(id: string, fp: string, file = knownHostsFil
 
 export type HostKeyVerdict = { ok: true; learned: boolean } | { ok: false; reason: "unknown" | "changed"; expected?: string };
 
-export function judgeHostKey(known: KnownHosts, id: string, fp: string, acceptNew: boolean): HostKeyVerdict {
+/**
+ * `announced` is a key kiln was told to expect by something it trusts more than
+ * the network: the build manifest of the image it has just flashed. After that
+ * reboot the board shows the new image's key, which is accepted (and saved)
+ * only when it is exactly that one.
+ */
+export function judgeHostKey(known: KnownHosts, id: string, fp: string, acceptNew: boolean, announced?: string): HostKeyVerdict {
   const expected = known[id];
+  if (announced !== undefined && fp === announced) return { ok: true, learned: expected !== fp };
   if (expected === undefined) return acceptNew ? { ok: true, learned: true } : { ok: false, reason: "unknown" };
   if (expected === fp) return { ok: true, learned: false };
   return { ok: false, reason: "changed", expected };

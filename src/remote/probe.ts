@@ -1,5 +1,6 @@
 /** Read-only facts about a running board: who it is and what its flash looks like. */
 import type { Board } from "../board/schema.js";
+import { KilnError } from "../errors.js";
 import type { Remote } from "./ssh.js";
 
 export interface MtdPartition {
@@ -28,15 +29,21 @@ export interface Identity {
  * Board-side paths are read under $KILN_BOARD_ROOT when the board's SSH server
  * sets it: a test seam for a stand-in board (an sshd on loopback), empty on real boards.
  */
-const ROOT = "${KILN_BOARD_ROOT:-}";
+export const BOARD_ROOT = "${KILN_BOARD_ROOT:-}";
+
+/** The same root as a path, for SFTP (which expands no variables): "" on a real board. */
+export async function boardRoot(remote: Remote): Promise<string> {
+  const root = (await remote.execScript(`printf '%s' "${BOARD_ROOT}"`)).stdout;
+  return root.replace(/\/+$/, "");
+}
 
 export async function readProcMtd(remote: Remote): Promise<MtdPartition[]> {
-  return parseProcMtd((await remote.execScript(`cat ${ROOT}/proc/mtd 2>/dev/null`)).stdout);
+  return parseProcMtd((await remote.execScript(`cat ${BOARD_ROOT}/proc/mtd 2>/dev/null`)).stdout);
 }
 
 export async function readIdentity(remote: Remote): Promise<Identity> {
-  const model = await remote.execScript(`cat ${ROOT}/proc/device-tree/model 2>/dev/null`);
-  const cpuinfo = await remote.execScript(`grep -i '^Hardware' ${ROOT}/proc/cpuinfo 2>/dev/null`);
+  const model = await remote.execScript(`cat ${BOARD_ROOT}/proc/device-tree/model 2>/dev/null`);
+  const cpuinfo = await remote.execScript(`grep -i '^Hardware' ${BOARD_ROOT}/proc/cpuinfo 2>/dev/null`);
   return {
     model: model.stdout.replace(/\0/g, "").trim() || undefined,
     cpuinfoHardware: /:\s*(.*)$/.exec(cpuinfo.stdout.trim())?.[1]?.trim() || undefined,
@@ -50,6 +57,13 @@ export function matchIdentity(board: Board, id: Identity): { ok: boolean; found:
   if (!expected) return { ok: true, found, expected: "(the board data names no identity)" };
   const ok = (board.identity.model !== undefined && id.model === board.identity.model) || (board.identity.cpuinfoHardware !== undefined && id.cpuinfoHardware === board.identity.cpuinfoHardware);
   return { ok, found, expected };
+}
+
+/** The board must be `board`: refused otherwise, before anything is written. Returns what it says it is. */
+export async function checkIdentity(remote: Remote, board: Board): Promise<string> {
+  const id = matchIdentity(board, await readIdentity(remote));
+  if (!id.ok) throw new KilnError(`${remote.target.host} is not a ${board.name}: found "${id.found}", expected "${id.expected}"`, { hint: "check --host and --board; nothing was written" });
+  return id.found;
 }
 
 export type FlashcfgKind = "kiln" | "vendor" | "none";

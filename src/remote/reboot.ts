@@ -13,7 +13,8 @@ export async function rebootAndWait(
 ): Promise<Remote> {
   const before = await bootId(remote);
   // Detached, so the SSH command returns before the connection is cut.
-  await remote.execScript("(sleep 1; reboot) >/dev/null 2>&1 </dev/null &");
+  // busybox's reboot when the board has no other (a minimal root with busybox init).
+  await remote.execScript("(sleep 1; reboot || busybox reboot) >/dev/null 2>&1 </dev/null &");
   remote.close();
   const deadline = Date.now() + opts.timeoutMs;
   opts.update?.("waiting for the board to go down and come back");

@@ -2,10 +2,14 @@
  * The one SSH module: every remote command goes through `Remote.exec` with an
  * argument vector that is quoted here, never a string built by callers.
  */
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { Client, type ConnectConfig, type SFTPWrapper } from "ssh2";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { KilnError } from "../errors.js";
 import { shellQuote, type StageLog } from "../exec.js";
 import { fingerprint, hostId, judgeHostKey, type HostKeyVerdict, loadKnownHosts, saveKnownHost } from "./known-hosts.js";
@@ -17,6 +21,8 @@ export interface SshTarget {
   identity?: string;
   password?: string;
   acceptNewHostKey: boolean;
+  /** the fingerprint the board will show after booting a freshly flashed kiln image */
+  announcedHostKey?: string;
   knownHostsFile?: string;
   readyTimeoutMs?: number;
 }
@@ -65,7 +71,7 @@ export class Remote {
       readyTimeout: target.readyTimeoutMs ?? 20_000,
       hostVerifier: (key: Buffer) => {
         seen = fingerprint(key);
-        verdict = judgeHostKey(known, id, seen, target.acceptNewHostKey);
+        verdict = judgeHostKey(known, id, seen, target.acceptNewHostKey, target.announcedHostKey);
         return verdict.ok;
       },
     };
@@ -130,9 +136,56 @@ export class Remote {
     });
   }
 
+  /**
+   * Run a fixed script of kiln's own and stream its stdout, byte for byte, into a
+   * local file (a flash partition read with cat): never through a string.
+   */
+  async execToFile(script: string, file: string, opts: { timeoutMs?: number } = {}): Promise<{ code: number; stderr: string; bytes: number; sha256: string }> {
+    this.log?.write(`ssh ${this.target.host}:${this.target.port} $ ${script} > ${file}`);
+    const stream = await new Promise<ClientChannel>((resolve, reject) =>
+      this.client.exec(script, (err, s) => (err ? reject(new KilnError(`remote command failed to start: ${err.message}`)) : resolve(s))),
+    );
+    let code = -1;
+    let stderr = "";
+    let bytes = 0;
+    const hash = createHash("sha256");
+    const exited = new Promise<void>((resolve) => stream.once("close", () => resolve()));
+    stream.once("exit", (c: number | null) => (code = c ?? -1));
+    stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    stream.end();
+    let timedOut = false;
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          stream.close();
+        }, opts.timeoutMs)
+      : undefined;
+    try {
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          done(null, chunk);
+        },
+      });
+      await pipeline(stream, count, createWriteStream(file));
+      await exited;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+    this.log?.write(`${stderr}# exit ${code}, ${bytes} bytes`);
+    if (timedOut) throw new KilnError(`remote command timed out after ${opts.timeoutMs} ms: ${script.slice(0, 80)}`);
+    return { code, stderr, bytes, sha256: hash.digest("hex") };
+  }
+
+  /** One SFTP session; the caller ends it. */
+  async sftp(): Promise<SFTPWrapper> {
+    return new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+  }
+
   /** SFTP upload (dropbear serves SFTP through openssh-sftp-server). */
   async putFile(local: string, remotePath: string, onProgress?: (sent: number, total: number) => void): Promise<void> {
-    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    const sftp = await this.sftp();
     try {
       await new Promise<void>((resolve, reject) => {
         // ssh2 never calls fastPut back when the connection drops mid-transfer (mscdex/ssh2#1490).

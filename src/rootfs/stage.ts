@@ -11,7 +11,9 @@ import { projectRoot } from "../paths.js";
 import { chmod, chown, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { imagePartitionNames } from "../board/flash-layout.js";
 import type { Board } from "../board/schema.js";
+import { ensureHostKey } from "./host-key.js";
 import { checkStamp, type Inputs, sha256File, sha256Text, writeStamp } from "../cache.js";
 import { CheckFailedError, InputError, KilnError } from "../errors.js";
 import { requireTool, run, type StageLog } from "../exec.js";
@@ -178,6 +180,7 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
   const shadowHash = opts.rootPassword !== undefined ? await hashPassword(opts.rootPassword, board.name, log) : undefined;
   const moduleFiles = await modulesFingerprint(kernel?.modulesDir);
   const kernelConfig = join(kernelPaths(outDir).objDir, ".config");
+  const hostKey = await ensureHostKey(outDir);
 
   const inputs: Inputs = {
     profile: `${profile.name} ${await sha256File(profile.file)}`,
@@ -189,6 +192,7 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
     mirrors: suites.map((s) => `${s.suite} ${s.uri} ${s.components.join(",")}`).join("; "),
     "kernel release": kernel?.release ?? "no kernel build",
     modules: kernel?.modulesDir ? await hashDir(moduleFiles, kernel.modulesDir) : "none",
+    "ssh host key": hostKey.fingerprint,
     "kernel .config": existsSync(kernelConfig) ? await sha256File(kernelConfig) : "none",
     "base ramdisk": opts.baseRamdisk ? await sha256File(opts.baseRamdisk).catch(() => "missing") : "none",
     mmdebstrap: await toolVersion("mmdebstrap"),
@@ -206,6 +210,7 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
       "./rootfs/profile.js",
       "./rootfs/binfmt.js",
       "./rootfs/kernel-needs.js",
+      "./rootfs/host-key.js",
     ),
   };
   const fresh = await checkStamp(outDir, "rootfs", inputs);
@@ -277,6 +282,7 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
       await copyFile(kernelConfig, join(root, "boot", `config-${kernel.release}`));
     }
     await applyFiles(root, rendered, ctx.cgroup, authorizedKeys, shadowHash);
+    await installHostKey(root, hostKey.file);
     await ensureDeviceNodes(root, log);
     await scrub(root);
 
@@ -363,6 +369,7 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
       network: { mode: net.net, dhcp: !net.address, hostInterface: ctx.hostIface },
       rootPassword: shadowHash ? "set (hashed)" : "none (console shell, SSH keys only)",
       authorizedKeys: authorizedKeys.split("\n").filter(Boolean).length,
+      sshHostKey: hostKey.fingerprint,
       baseRamdisk: opts.baseRamdisk ?? null,
       sourceDateEpoch: epoch,
       sizes: { unpacked: sizes.total, cpio: cpioSize, compressed: compSize, compression },
@@ -429,7 +436,13 @@ export async function unmountUnder(dir: string, log: StageLog): Promise<void> {
 export async function kilnTools(board: Board): Promise<RenderedFile[]> {
   const script = await readFile(join(projectRoot, "src", "flashcfg", "flashcfg.sh"), "utf8");
   const files: RenderedFile[] = [{ path: "usr/sbin/flashcfg", content: script, mode: 0o755 }];
-  if (board.flash) files.push({ path: "etc/kiln/flash.conf", content: `PARTITION="${board.flash.partition.replace(/["\\$`]/g, "")}"\n`, mode: 0o644 });
+  if (board.flash) {
+    const clean = (name: string): string => name.replace(/["\\$`|]/g, "");
+    const names = imagePartitionNames(board);
+    // One root filesystem for every flash layout of the board: flashcfg picks the name /proc/mtd shows.
+    const list = names.length > 1 ? `PARTITIONS="${names.map(clean).join("|")}"\n` : "";
+    files.push({ path: "etc/kiln/flash.conf", content: `PARTITION="${clean(board.flash.partition)}"\n${list}`, mode: 0o644 });
+  }
   return files;
 }
 
@@ -463,6 +476,14 @@ async function applyFiles(root: string, files: readonly RenderedFile[], cgroup: 
     if (!/^root:/m.test(text)) throw new KilnError("the root has no root entry in /etc/shadow");
     await writeFile(shadow, text.replace(/^root:[^:]*:/m, `root:${shadowHash}:`));
   }
+}
+
+async function installHostKey(root: string, keyFile: string): Promise<void> {
+  const dir = join(root, "etc", "dropbear");
+  await mkdir(dir, { recursive: true });
+  const dest = join(dir, "dropbear_ed25519_host_key");
+  await copyFile(keyFile, dest);
+  await chmod(dest, 0o600);
 }
 
 /** Files that differ from build to build without meaning anything on the board. */

@@ -34,7 +34,7 @@ export interface TemplateContext {
   cgroup: CgroupStyle;
   cgroupV2: boolean;
   network: { dhcp: boolean; address: string; gateway: string; dns: string[] };
-  lxc: { type: NetMode; link: string; macvlan: boolean; devicesKey: string; devices: { what: string; rule: string }[] };
+  lxc: { type: NetMode; link: string; macvlan: boolean; devicesKey: string; devicesDenyKey: string; devices: { what: string; rule: string }[] };
   modules: string[];
   ssh: { port: number };
   tmpfsRoot: boolean;
@@ -42,6 +42,25 @@ export interface TemplateContext {
 }
 
 export const READY_MARKER = "kiln: ready";
+
+/**
+ * What every container needs (LXC's own common.conf set): on cgroup2 any allow
+ * rule turns LXC's device program into an allow list, and without these even
+ * /dev/null is refused inside the container (lxc-attach fails to open it).
+ */
+export const COMMON_DEVICES = [
+  { what: "mknod of any character device (not its use)", rule: "c *:* m" },
+  { what: "mknod of any block device (not its use)", rule: "b *:* m" },
+  { what: "null", rule: "c 1:3 rwm" },
+  { what: "zero", rule: "c 1:5 rwm" },
+  { what: "full", rule: "c 1:7 rwm" },
+  { what: "random", rule: "c 1:8 rwm" },
+  { what: "urandom", rule: "c 1:9 rwm" },
+  { what: "tty", rule: "c 5:0 rwm" },
+  { what: "console", rule: "c 5:1 rwm" },
+  { what: "ptmx", rule: "c 5:2 rwm" },
+  { what: "pts/*", rule: "c 136:* rwm" },
+] as const;
 
 /** Seed 004's device rules: what a container needs to install udev and use ppp, fuse, loop, tun. */
 export const SEED_DEVICES = [
@@ -104,7 +123,8 @@ export function templateContext(board: Board, profile: Profile, kernel: { versio
       link: bridge ? "br0" : rf.interface,
       macvlan: !bridge,
       devicesKey: cgroup === "v2" ? "lxc.cgroup2.devices.allow" : "lxc.cgroup.devices.allow",
-      devices: SEED_DEVICES.map((d) => ({ ...d })),
+      devicesDenyKey: cgroup === "v2" ? "lxc.cgroup2.devices.deny" : "lxc.cgroup.devices.deny",
+      devices: [...COMMON_DEVICES, ...SEED_DEVICES].map((d) => ({ ...d })),
     },
     modules: [...rf.modules],
     ssh: { port: 22 },

@@ -1,5 +1,5 @@
 /** Every bad input gets one clear error: what was wrong, where, and what to do. */
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { kiln, repoRoot, testWork } from "../support/cli.js";
@@ -78,5 +78,68 @@ describe("bad input", () => {
     const r = await kiln(["check", "--config", f]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/not a kernel config line/);
+  });
+
+  it("flash partitions in board data: where the problem is and what to do", async () => {
+    const root = boardDir("badparts", (y) =>
+      y.replace("    - { name: OpenBlocks A series Java Image }\n", "    - { name: OpenBlocks A series Java Image }\n    - { name: OpenBlocks A series Uboot, offset: 0x0, size: 1MiB }\n").replace("  partition: OpenBlocks A series Kernel Image\n", "  partition: OpenBlocks A series Kernel\n"),
+    );
+    const r = await kiln(["build", "--board", "badparts"], { env: { KILN_BOARD_DIR: root } });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/- flash\.partitions\.7\.name: "OpenBlocks A series Uboot" is named twice/);
+    expect(r.stderr).toMatch(/- flash\.partition: "OpenBlocks A series Kernel" is not among the partitions/);
+  });
+
+  describe("a probed unit that does not match the board (kiln build --unit), refused before any stage runs", () => {
+    const names = ["Uboot", "Uboot Configuration Data", "Diag program Image", "Configuration Data", "Kernel Image", "User Flash", "Java Image"].map((n) => `OpenBlocks A series ${n}`);
+    function unit(name: string, over: { model?: string; mtd?: string[] }): string {
+      const dir = join(testWork(), "units", name);
+      mkdirSync(dir, { recursive: true });
+      const profile = {
+        hostKey: `SHA256:${name}`,
+        host: name,
+        port: 22,
+        probedAt: "2026-11-25T00:00:00Z",
+        model: over.model ?? "PlatHome OpenBlocks AX3-4 board",
+        release: "3.0.6",
+        mtd: (over.mtd ?? names).map((n, i) => ({ dev: `mtd${i}`, size: 16 * 1024 * 1024, eraseSize: 131072, name: n })),
+        uploadDir: { path: "/tmp" },
+        flashcfg: { kind: "vendor" },
+      };
+      writeFileSync(join(dir, "profile.json"), JSON.stringify(profile));
+      return join(dir, "profile.json");
+    }
+    const build = (file: string) => kiln(["build", "--board", "openblocks-ax3", "--unit", file, "--out", join(testWork(), "unit-out")]);
+
+    it("partition names that differ: found and expected", async () => {
+      const r = await build(unit("renamed", { mtd: names.map((n) => n.replace("Java Image", "Spare")) }));
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/the flash partitions of unit renamed:22 .* do not match the board data \(layout default\): found .*"OpenBlocks A series Spare", expected .*"OpenBlocks A series Java Image"/);
+      expect(r.stderr).toMatch(/hint: correct flash\.partitions in board\/openblocks-ax3\/board\.yaml/);
+      expect(existsSync(join(testWork(), "unit-out"))).toBe(false);
+    });
+
+    it("the kernel-image partition missing from /proc/mtd", async () => {
+      const r = await build(unit("mainline", { mtd: ["f1000000.nor"] }));
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/unit mainline:22 .* has no "OpenBlocks A series Kernel Image" partition in \/proc\/mtd, the partition that takes the kernel image \(layout default\); found "f1000000\.nor"/);
+    });
+
+    it("another board (wrong model)", async () => {
+      const r = await build(unit("virt", { model: "linux,dummy-virt" }));
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/unit virt:22 .* is not a openblocks-ax3: found "linux,dummy-virt", expected "PlatHome OpenBlocks AX3-4 board"/);
+    });
+
+    it("a unit never probed, and a layout the board does not have", async () => {
+      const r = await kiln(["build", "--board", "openblocks-ax3", "--unit", "ax3-99"], { env: { KILN_STATE_DIR: join(testWork(), "empty-state") } });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/no probe profile for unit "ax3-99"/);
+      expect(r.stderr).toMatch(/hint: probe it first: kiln probe --host ax3-99/);
+      const l = await kiln(["image", "--board", "qemu-virt", "--flash-layout", "vendor"]);
+      expect(l.exitCode).toBe(2);
+      expect(l.stderr).toMatch(/board qemu-virt has no flash layout "vendor"/);
+      expect(l.stderr).toMatch(/its layouts: default, ax3-names/);
+    });
   });
 });

@@ -5,13 +5,14 @@
  * board that never comes back. Every case looks at what happened on the "board"
  * (the fake root's traces), not only at kiln's exit code.
  */
-import { createPrivateKey, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createHash, createPrivateKey, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { execa } from "execa";
 import { utils } from "ssh2";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { kiln, type KilnRun, testWork } from "../support/cli.js";
+import { all, type Case, hostId, knownHosts, newCase, trust } from "../support/ssh-case.js";
 import { freePort, QEMU_VIRT_MODEL, type Sshd, startSshd } from "../support/sshd.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 
@@ -20,29 +21,7 @@ let work: string;
 let image: string;
 let savedAgent: string | undefined;
 
-const hostId = (port: number) => `[127.0.0.1]:${port}`;
-
-interface Case {
-  state: string;
-  out: string;
-}
-
-function freshCase(name: string): Case {
-  const dir = mkdtempSync(join(work, `${name}-`));
-  const c = { state: join(dir, "state"), out: join(dir, "out") };
-  mkdirSync(c.state);
-  return c;
-}
-
-function knownHosts(c: Case): Record<string, string> {
-  const file = join(c.state, "known_hosts.json");
-  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string>) : {};
-}
-
-/** Pre-trust host keys the way kiln records them, so a case starts past the host-key step. */
-function trust(c: Case, entries: Record<string, string>): void {
-  writeFileSync(join(c.state, "known_hosts.json"), `${JSON.stringify({ ...knownHosts(c), ...entries }, null, 2)}\n`);
-}
+const freshCase = (name: string): Case => newCase(work, name);
 
 function flash(c: Case, hosts: string[], ...extra: string[]): Promise<KilnRun> {
   return kiln(
@@ -53,8 +32,6 @@ function flash(c: Case, hosts: string[], ...extra: string[]): Promise<KilnRun> {
     { env: { KILN_STATE_DIR: c.state } },
   );
 }
-
-const all = (r: KilnRun) => `exit ${r.exitCode}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 async function makeImage(dir: string, bytes: number): Promise<string> {
   mkdirSync(dir, { recursive: true });
@@ -304,5 +281,82 @@ describe("kiln flash over SSH to a stand-in board", () => {
       expect(text, where).not.toMatch(/password|passphrase|privateKey|"type":\s*"Buffer"/i);
     }
     expect(JSON.parse(r.stdout)).toHaveProperty("results");
+  });
+});
+
+describe("kiln flash --backup and kiln restore", () => {
+  const PART = 0x400000;
+  const smallMtd = `dev:    size   erasesize  name\nmtd0: 00100000 00010000 "u-boot"\nmtd1: ${PART.toString(16).padStart(8, "0")} 00010000 "image"\n`;
+
+  /** The partition as a board holds it: an older image, then erased flash. */
+  async function partitionWithOldImage(): Promise<{ old: Buffer; dump: Buffer }> {
+    const old = readFileSync(await makeImage(join(work, "old-image"), 100_000));
+    return { old, dump: Buffer.concat([old, Buffer.alloc(PART - old.length, 0xff)]) };
+  }
+
+  function restore(c: Case, file: string, ...extra: string[]): Promise<KilnRun> {
+    return kiln(
+      ["restore", "--board", "qemu-virt", "--host", `127.0.0.1:${sshd.port}`, "--identity", sshd.clientKey, "--file", file,
+        "--out", c.out, "--remote-dir", sshd.board.uploadDir, "--no-check", "--reboot-timeout", "5", ...extra],
+      { env: { KILN_STATE_DIR: c.state } },
+    );
+  }
+
+  it("--backup saves the whole partition with a sha256 sidecar before flashcfg, and restore flashes the image in it back", async () => {
+    const c = freshCase("backup");
+    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    sshd.board.setMtd(smallMtd);
+    const { old, dump } = await partitionWithOldImage();
+    sshd.board.setDevice("mtd1", dump);
+
+    // The stand-in board never reboots: the run ends at the reboot wait, after flashcfg.
+    const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--backup", "--no-check", "--reboot-timeout", "5", "--json");
+    expect(r.stderr, all(r)).toMatch(/did not come back within 5 s/);
+    const result = (JSON.parse(r.stdout) as { results: { steps: string[]; backup?: { file: string; sha256: string; bytes: number } }[] }).results[0];
+    const backup = result?.backup;
+    expect(backup?.file).toMatch(new RegExp(`/backup/127\\.0\\.0\\.1_${sshd.port}-image-\\d{8}T\\d{6}Z\\.bin$`));
+    const file = backup?.file as string;
+    expect(file.startsWith(join(c.out, "backup"))).toBe(true);
+    expect(readFileSync(file).equals(dump)).toBe(true);
+    expect(backup?.bytes).toBe(PART);
+    expect(readFileSync(`${file}.sha256`, "utf8")).toBe(`${createHash("sha256").update(dump).digest("hex")}  ${basename(file)}\n`);
+    const steps = result?.steps ?? [];
+    const backedUp = steps.findIndex((s) => s.startsWith("backed up mtd1"));
+    expect(backedUp, steps.join("\n")).toBeGreaterThan(-1);
+    expect(backedUp).toBeLessThan(steps.indexOf("flashcfg wrote the image"));
+    expect(sshd.board.flashed()?.equals(readFileSync(image))).toBe(true);
+
+    const back = await restore(c, file);
+    expect(back.stderr, all(back)).toMatch(/did not come back within 5 s/);
+    expect(back.stderr).toContain("sha256 sidecar matches");
+    const uploaded = `${basename(file, ".bin")}.uImage`;
+    expect(sshd.board.flashcfgCalls().at(-1)).toBe(`-y -f ${sshd.board.uploadDir}/${uploaded}`);
+    // The image alone goes back, cut at the length its header announces: not the erased flash after it.
+    expect(sshd.board.flashed()?.equals(old)).toBe(true);
+  });
+
+  it("restore refuses a backup without a uImage, or one that does not match its sidecar, and sends nothing", async () => {
+    const c = freshCase("restore-refused");
+    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    const dir = join(c.out, "backup");
+    mkdirSync(dir, { recursive: true });
+
+    const erased = join(dir, "erased.bin");
+    writeFileSync(erased, Buffer.alloc(65536, 0xff));
+    const r1 = await restore(c, erased);
+    expect(r1.exitCode, all(r1)).not.toBe(0);
+    expect(r1.stderr).toContain("does not start with a uImage header: it holds only erased flash");
+    expect(r1.stderr).toContain("flashcp");
+
+    const { dump } = await partitionWithOldImage();
+    const damaged = join(dir, "damaged.bin");
+    writeFileSync(damaged, dump);
+    writeFileSync(`${damaged}.sha256`, `${"0".repeat(64)}  damaged.bin\n`);
+    const r2 = await restore(c, damaged);
+    expect(r2.exitCode, all(r2)).not.toBe(0);
+    expect(r2.stderr).toContain("does not match its sha256 sidecar");
+
+    expect(sshd.board.uploads()).toEqual([]);
+    expect(sshd.board.flashcfgCalls()).toEqual([]);
   });
 });

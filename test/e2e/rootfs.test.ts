@@ -12,6 +12,7 @@ import type { StageLog as StageLogT } from "../../src/exec.js";
 import type { RootfsOptions, RootfsResult } from "../../src/rootfs/stage.js";
 import { cacheDir } from "../../src/paths.js";
 import { kiln, repoRoot } from "../support/cli.js";
+import { e2eKey, ensureE2eKey } from "../support/e2e-key.js";
 
 const out = join(cacheDir(), "e2e", "qemu-virt");
 const debCache = join(cacheDir(), "debs", "bookworm-armhf");
@@ -27,7 +28,10 @@ async function rootfs(extra: Partial<RootfsOptions> & { force?: string[] } = {})
   const board = await loadBoard("qemu-virt");
   const log: StageLogT = new StageLog(join(out, "logs", "rootfs.log"));
   const { force, ...rest } = extra;
-  return runRootfsStage({ board, outDir: out, extraFragments: [], allowMissing: false, force: (force ?? []) as never[], quiet: true, ...rest }, log);
+  return runRootfsStage(
+    { board, outDir: out, extraFragments: [], allowMissing: false, force: (force ?? []) as never[], quiet: true, authorizedKeys: [`${e2eKey}.pub`], ...rest },
+    log,
+  );
 }
 
 interface Manifest {
@@ -42,7 +46,8 @@ describe("kiln rootfs --board qemu-virt", () => {
   let zImage: string;
 
   beforeAll(async () => {
-    const b = await kiln(["build", "--board", "qemu-virt", "--out", out, "--json"]);
+    await ensureE2eKey();
+    const b = await kiln(["build", "--board", "qemu-virt", "--out", out, "--authorized-key", `${e2eKey}.pub`, "--json"]);
     if (b.exitCode !== 0) throw new Error(`kiln build --board qemu-virt failed (${b.exitCode}):\n${b.stderr}`);
     const art = JSON.parse(readFileSync(join(out, "kernel-artifacts.json"), "utf8")) as { zImage: string };
     // KILN_E2E_ZIMAGE boots another kernel, e.g. one built with an option the board's config lacks.

@@ -40,6 +40,13 @@ export interface FakeBoard {
   rebootCalls(): number;
   /** Names in the upload directory (including hidden partial uploads). */
   uploads(): string[];
+  /** The board's package database, as the dpkg-query stand-in reports it. */
+  setInstalled(packages: string[]): void;
+  installed(): string[];
+  /** Argument lines of every apt-get call, oldest first. */
+  aptCalls(): string[];
+  /** Put bytes behind /dev/<dev> (e.g. mtd1): what a backup reads. */
+  setDevice(dev: string, data: Buffer): void;
 }
 
 export interface Sshd {
@@ -117,6 +124,32 @@ cp "$file" "$root/flashed.img" || exit 2
 echo "flashcfg: wrote $file"
 `,
   );
+  // The package database is a list of names; install adds to it. The real ones would change this machine.
+  stub(
+    join(stubs, "dpkg-query"),
+    `db=${q}/packages.installed
+rc=0
+for a in "$@"; do
+  case "$a" in -W|-f|*'\${'*) continue ;; esac
+  if [ -f "$db" ] && grep -qx -- "$a" "$db"; then printf '%s\\tinstalled\\n' "$a"; else echo "dpkg-query: no packages found matching $a" >&2; rc=1; fi
+done
+exit $rc
+`,
+  );
+  stub(
+    join(stubs, "apt-get"),
+    `echo "$*" >> ${q}/apt-get.calls
+cmd=""
+for a in "$@"; do
+  case "$a" in
+    -*|*::*) ;;
+    update|install) [ -z "$cmd" ] && cmd=$a ;;
+    *) [ "$cmd" = install ] && echo "$a" >> ${q}/packages.installed ;;
+  esac
+done
+exit 0
+`,
+  );
   // Never restarts anything: the boot_id stays the same, as if the board never came back.
   stub(join(stubs, "reboot"), `echo reboot >> ${q}/reboot.calls\n`);
   stub(
@@ -129,12 +162,12 @@ exec /usr/bin/sha256sum "$@"
 `,
   );
   const uploadDir = join(root, "tmp");
-  const traces = ["flashcfg.calls", "flashcfg.exit", "flashcfg.output", "flashed.img", "reboot.calls", "sha256sum.lie"];
+  const traces = ["flashcfg.calls", "flashcfg.exit", "flashcfg.output", "flashed.img", "reboot.calls", "sha256sum.lie", "packages.installed", "apt-get.calls", "etc", "init", "dev"];
   const board: FakeBoard = {
     root,
     uploadDir,
     reset() {
-      for (const t of traces) rmSync(join(root, t), { force: true });
+      for (const t of traces) rmSync(join(root, t), { recursive: true, force: true });
       rmSync(uploadDir, { recursive: true, force: true });
       mkdirSync(uploadDir, { recursive: true });
       mkdirSync(join(root, "proc", "device-tree"), { recursive: true });
@@ -153,6 +186,13 @@ exec /usr/bin/sha256sum "$@"
     flashed: () => (existsSync(join(root, "flashed.img")) ? readFileSync(join(root, "flashed.img")) : undefined),
     rebootCalls: () => (existsSync(join(root, "reboot.calls")) ? readFileSync(join(root, "reboot.calls"), "utf8").trim().split("\n").length : 0),
     uploads: () => readdirSync(uploadDir).sort(),
+    setInstalled: (packages) => writeFileSync(join(root, "packages.installed"), packages.map((p) => `${p}\n`).join("")),
+    installed: () => (existsSync(join(root, "packages.installed")) ? readFileSync(join(root, "packages.installed"), "utf8").trim().split("\n").filter(Boolean) : []),
+    aptCalls: () => (existsSync(join(root, "apt-get.calls")) ? readFileSync(join(root, "apt-get.calls"), "utf8").trim().split("\n") : []),
+    setDevice(dev, data) {
+      mkdirSync(join(root, "dev"), { recursive: true });
+      writeFileSync(join(root, "dev", dev), data);
+    },
   };
   board.reset();
   return board;
@@ -243,10 +283,11 @@ export async function startSshd(): Promise<Sshd> {
 
   try {
     await launch();
-    // Refuse to go on unless the board's reboot, flashcfg and sha256sum are the stubs:
-    // a test that reached the real reboot would restart this build machine.
-    const seen = (await sshRun(port, clientKey, "for c in reboot flashcfg sha256sum; do command -v $c; done; echo \"$KILN_BOARD_ROOT\"")).trim().split("\n");
-    const want = [join(stubs, "reboot"), join(stubs, "flashcfg"), join(stubs, "sha256sum"), root];
+    // Refuse to go on unless the board's reboot, flashcfg, sha256sum, apt-get and dpkg-query are the stubs:
+    // a test that reached the real reboot would restart this build machine, the real apt-get change it.
+    const tools = ["reboot", "flashcfg", "sha256sum", "apt-get", "dpkg-query"];
+    const seen = (await sshRun(port, clientKey, `for c in ${tools.join(" ")}; do command -v $c; done; echo "$KILN_BOARD_ROOT"`)).trim().split("\n");
+    const want = [...tools.map((t) => join(stubs, t)), root];
     if (seen.join("\n") !== want.join("\n")) throw new Error(`the test sshd's sessions do not see the stand-in board (PATH or SetEnv): got ${JSON.stringify(seen)}, want ${JSON.stringify(want)}`);
   } catch (err) {
     process.removeListener("exit", orphanGuard);

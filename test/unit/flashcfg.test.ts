@@ -88,6 +88,19 @@ describe("kiln's flashcfg", () => {
     expect(r.stderr).toMatch(/no MTD partition named "OpenBlocks A series Kernel Image" .*found: u-boot,image/);
   });
 
+  it("with one name per flash layout, writes the one /proc/mtd shows; without any, names them all", async () => {
+    writeFileSync(join(dir, "layouts.conf"), 'PARTITION="OpenBlocks A series Kernel Image"\nPARTITIONS="OpenBlocks A series Kernel Image|image"\n');
+    writeFileSync(join(devDir, "mtd1"), Buffer.alloc(1048576, 0xff));
+    const img = await image("layouts", 100);
+    const r = await flashcfg(img, ["-y"], { conf: "layouts.conf" });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/writing .* to .*mtd1 "image"/);
+    writeFileSync(join(dir, "none.conf"), 'PARTITION="a"\nPARTITIONS="a|b c"\n');
+    const none = await flashcfg(img, ["-y"], { conf: "none.conf" });
+    expect(none.exitCode).toBe(3);
+    expect(none.stderr).toMatch(/no MTD partition named "a" \(the board's names: a\|b c\) in .*found: u-boot,image/);
+  });
+
   it("without -y and without a yes it does nothing", async () => {
     const before = flashContent();
     const r = await flashcfg(await image("ask", 10), [], { input: "n\n" });

@@ -16,6 +16,10 @@ describe("host keys", () => {
     expect(judgeHostKey({ h: fp }, "h", fp, false)).toEqual({ ok: true, learned: false });
     const other = fingerprint(Buffer.from("key-b"));
     expect(judgeHostKey({ h: fp }, "h", other, true)).toEqual({ ok: false, reason: "changed", expected: fp });
+    // After flashing a kiln image, the key its manifest announces replaces the old one; no other does.
+    expect(judgeHostKey({ h: fp }, "h", other, false, other)).toEqual({ ok: true, learned: true });
+    expect(judgeHostKey({ h: fp }, "h", fp, false, other)).toEqual({ ok: true, learned: false });
+    expect(judgeHostKey({ h: fp }, "h", "SHA256:third", false, other)).toEqual({ ok: false, reason: "changed", expected: fp });
   });
   it("names hosts as OpenSSH does", () => {
     expect(hostId("board", 22)).toBe("board");

@@ -6,17 +6,18 @@
  * directory so CI runs share them.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseUImage } from "../../src/image/uimage.js";
 import { cacheDir } from "../../src/paths.js";
 import { kiln, testWork } from "../support/cli.js";
+import { e2eKey, ensureE2eKey } from "../support/e2e-key.js";
 
 const e2e = join(cacheDir(), "e2e");
 const out = join(e2e, "qemu-virt");
-const key = join(e2e, "id_ed25519");
+const key = e2eKey;
 const image = join(out, "uImage.qemu-virt");
 const stateEnv = () => ({ KILN_STATE_DIR: join(testWork(), "state") });
 
@@ -25,10 +26,7 @@ interface Live {
   checks: { id: string; ok: boolean; detail: string }[];
 }
 
-async function ensureKey(): Promise<void> {
-  mkdirSync(e2e, { recursive: true });
-  if (!existsSync(key)) await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kiln-e2e", "-f", key]);
-}
+const ensureKey = ensureE2eKey;
 
 async function buildVirt(outDir: string, ...extra: string[]) {
   const r = await kiln(["build", "--board", "qemu-virt", "--out", outDir, "--authorized-key", `${key}.pub`, "--json", ...extra]);
@@ -135,12 +133,27 @@ describe("the qemu-virt board", () => {
   }, 300_000);
 });
 
+/**
+ * Start a build directory as a copy of another, so one changed option costs an
+ * incremental kernel build (kbuild's fixdep rebuilds only what uses the option)
+ * instead of a cold one. Stamps and artefact lists name absolute paths: they are
+ * rewritten so nothing in the copy points back at the original.
+ */
+async function seedBuildDir(from: string, to: string): Promise<void> {
+  if (existsSync(join(to, "stamps"))) return;
+  await execa("rm", ["-rf", to]);
+  await execa("cp", ["-a", "--reflink=auto", from, to]);
+  const files = [join(to, "kernel-artifacts.json"), join(to, "manifest.json"), ...readdirSync(join(to, "stamps")).map((f) => join(to, "stamps", f))];
+  for (const f of files) if (existsSync(f)) writeFileSync(f, readFileSync(f, "utf8").split(`${from}/`).join(`${to}/`));
+}
+
 describe("a kernel without IPC_NS", () => {
   it("boots, and kiln check --host fails naming it", async () => {
     await ensureKey();
     const frag = join(e2e, "no-ipc-ns.config");
     writeFileSync(frag, "# CONFIG_IPC_NS is not set\n");
     const broken = join(e2e, "qemu-virt-no-ipc-ns");
+    await seedBuildDir(out, broken);
     await buildVirt(broken, "--fragment", frag, "--allow-missing");
     const { port } = await start("broken", join(broken, "uImage.qemu-virt"));
     try {

@@ -1,0 +1,120 @@
+/**
+ * Many boards at once, for every command that changes boards (flash, deploy):
+ * the boards from --host and --inventory, one listr2 run with a concurrency
+ * limit in which one board failing does not stop the others, a summary table,
+ * and one error naming every board that failed.
+ */
+import { readFile } from "node:fs/promises";
+import { Listr } from "listr2";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { InputError, KilnError } from "../errors.js";
+import { StageLog } from "../exec.js";
+import type { SshTarget } from "./ssh.js";
+
+export interface FleetOptions {
+  host: string[] | string;
+  inventory?: string;
+  port: string;
+  user: string;
+  identity?: string;
+  acceptNewHostKey: boolean;
+  parallel: string;
+  json: boolean;
+}
+
+const InventorySchema = z.array(
+  z.union([
+    z.string(),
+    z.object({ host: z.string(), port: z.number().int().optional(), user: z.string().optional(), identity: z.string().optional() }).strict(),
+  ]),
+);
+
+/** `verb` completes "no board to ...", e.g. "flash". */
+export async function targetsFrom(opts: Omit<FleetOptions, "parallel" | "json">, verb: string): Promise<SshTarget[]> {
+  const base = { port: Number(opts.port), user: opts.user, identity: opts.identity, acceptNewHostKey: opts.acceptNewHostKey };
+  // Commander hands over a plain string unless the option is declared variadic.
+  const targets: SshTarget[] = [opts.host].flat().map((h) => {
+    const m = /^(.*):(\d+)$/.exec(h);
+    return m ? { ...base, host: m[1] as string, port: Number(m[2]) } : { ...base, host: h };
+  });
+  if (opts.inventory) {
+    const parsed = InventorySchema.safeParse(parseYaml(await readFile(opts.inventory, "utf8")));
+    if (!parsed.success) throw new InputError(`${opts.inventory}: not a list of hosts: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    for (const e of parsed.data) targets.push(typeof e === "string" ? { ...base, host: e } : { ...base, ...e, port: e.port ?? base.port, user: e.user ?? base.user });
+  }
+  if (targets.length === 0) throw new InputError(`no board to ${verb}`, "pass --host H (repeatable) or --inventory FILE");
+  for (const t of targets) {
+    if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new InputError(`${t.host}: port ${t.port} is not a TCP port`);
+  }
+  return targets;
+}
+
+export interface BoardOutcome {
+  host: string;
+  ok: boolean;
+  steps: string[];
+  error?: string;
+}
+
+/** The whole of an error, as the summary and --json show it: message, tool output, hint. */
+export function errorText(err: unknown): string {
+  return err instanceof KilnError ? [err.message, ...err.tail, ...(err.hint ? [`hint: ${err.hint}`] : [])].join("\n") : String(err);
+}
+
+export interface FleetRun<O extends BoardOutcome> {
+  parallel: string;
+  json: boolean;
+  /** Per-board log file, started afresh for this run. */
+  logFile: (t: SshTarget) => string;
+  /** The board's outcome before anything ran: the work fills it in. */
+  outcome: (t: SshTarget) => O;
+  work: (t: SshTarget, log: StageLog, outcome: O, step: (s: string) => void) => Promise<void>;
+}
+
+/** Runs `work` on every board, N at once; never throws for a board's failure (see failIfAny). */
+export async function runOnBoards<O extends BoardOutcome>(targets: readonly SshTarget[], run: FleetRun<O>): Promise<O[]> {
+  const outcomes: O[] = [];
+  const tasks = new Listr(
+    targets.map((t) => ({
+      title: `${t.user}@${t.host}:${t.port}`,
+      task: async (_ctx: unknown, task: { output: string; title: string }) => {
+        const log = new StageLog(run.logFile(t)).reset();
+        const outcome = run.outcome(t);
+        outcomes.push(outcome);
+        try {
+          await run.work(t, log, outcome, (s) => {
+            task.output = s;
+            outcome.steps.push(s);
+          });
+          outcome.ok = true;
+        } catch (err) {
+          outcome.error = errorText(err);
+          throw err;
+        }
+      },
+    })),
+    {
+      concurrent: Number(run.parallel) || 4,
+      exitOnError: false,
+      renderer: run.json ? "silent" : "default",
+      fallbackRenderer: run.json ? "silent" : "simple",
+      rendererOptions: { collapseErrors: false },
+    },
+  );
+  await tasks.run().catch(() => undefined);
+  return outcomes;
+}
+
+/** One line a board: its address and what happened, or the first line of why it failed. */
+export function summaryTable(outcomes: readonly BoardOutcome[], okText: (o: BoardOutcome) => string): string {
+  const rows = outcomes.map((o) => `${o.host.padEnd(25)} ${o.ok ? okText(o) : `FAILED: ${o.error?.split("\n")[0] ?? "?"}`}`);
+  return `\n${"HOST".padEnd(25)} RESULT\n${rows.join("\n")}\n`;
+}
+
+export function failIfAny(outcomes: readonly BoardOutcome[], logs: string): void {
+  const failed = outcomes.filter((o) => !o.ok);
+  // Each board's whole error (tool output, hint) goes to stderr: the table shows only its first line.
+  const tail = failed.flatMap((o) => `${o.host}: ${o.error ?? "?"}`.split("\n"));
+  if (failed.length > 0) throw new KilnError(`${failed.length} of ${outcomes.length} board(s) failed`, { exitCode: 1, tail, hint: `logs: ${logs}` });
+}
