@@ -379,9 +379,12 @@ getty on the console only when root has a password there. Each file is compared
 with the board's (content and mode, over SFTP) and only a file that differs is
 written, to a temporary name renamed over the old one. With apt on the board, the
 profile's packages that dpkg-query does not list as installed are installed with
-apt-get. A second run reports nothing changed. Changes to /etc/network/interfaces
-and /etc/inittab take effect at the next boot; /etc/resolv.conf is left alone
-under DHCP.
+apt-get. A second run reports nothing changed. /etc/resolv.conf is left alone
+under DHCP. Boot and network files (/init, inittab, fstab, hostname, hosts,
+network/interfaces) are written only on a root kiln built (its /init is kiln's);
+on any other system only the container files (/etc/lxc, /etc/default/lxc-net)
+are. On a RAM-disk root (kiln's images) changes last until the next reboot:
+rebuild and flash the image to keep them.
 
 Examples:
   kiln deploy --host 192.0.2.10 --dry-run
@@ -403,7 +406,7 @@ sshFlags(
   .option("--remote-dir <dir>", "upload directory whose free space to report", "/tmp")
   .option("--manifest <file>", "a kiln build manifest to compare the running kernel with")
   .option("--json", "machine-readable output", false)
-  .addHelpText("after", "\nRead-only on the board. The profile is saved under $KILN_STATE_DIR/units/, keyed by the host key fingerprint.")
+  .addHelpText("after", "\nRead-only on the board. The profile is saved under $KILN_STATE_DIR/units/, one per unit (host, port and host key).")
   .action(async (opts) => {
     const { probeCommand } = await import("./commands/probe.js");
     await probeCommand(opts);

@@ -16,7 +16,7 @@ import { type BoardOutcome, failIfAny, type FleetOptions, runOnBoards, summaryTa
 import { BOARD_ROOT, boardRoot, checkIdentity, matchIdentity, readIdentity } from "../remote/probe.js";
 import { Remote, type SshTarget } from "../remote/ssh.js";
 import { loadProfile, type Profile } from "../rootfs/profile.js";
-import { type NetMode, type NetworkOptions, templateContext } from "../rootfs/templates.js";
+import { type NetMode, type NetworkOptions, READY_MARKER, templateContext } from "../rootfs/templates.js";
 
 export interface DeployOptions extends FleetOptions {
   board?: string;
@@ -107,9 +107,12 @@ async function deployOne(t: SshTarget, c: DeployContext, log: StageLog, outcome:
     const password = await remote.execScript(`grep -q '^root:[^:!*]' "${BOARD_ROOT}/etc/shadow" 2>/dev/null && echo set || echo none`);
     const version = /^\d+\.\d+(?:\.\d+)?/.exec(release)?.[0];
     const ctx = templateContext(board, c.profile, { version, release }, c.net, password.stdout.trim() === "set");
-    const { files: wanted, skipped } = await deployFiles(ctx);
-    outcome.skipped = skipped;
     const root = await boardRoot(remote);
+    // kiln's /init announces READY_MARKER: a root kiln built, whose boot files kiln may rewrite.
+    const kilnRoot = (await remote.exec(["grep", "-qsF", READY_MARKER, `${root}/init`])).code === 0;
+    if (!kilnRoot) step("not a kiln root: only the container files are deployed, boot and network files are left alone");
+    const { files: wanted, skipped } = await deployFiles(ctx, kilnRoot);
+    outcome.skipped = skipped;
     const files = await BoardFiles.open(remote);
     try {
       step("comparing files and packages with the board");

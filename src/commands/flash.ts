@@ -34,6 +34,8 @@ export interface FlashRunOptions {
   json: boolean;
   /** Read the partition to out/<board>/backup/ before flashcfg writes it. */
   backup: boolean;
+  /** The host key the board will show after the reboot (else: the image's build manifest says, or the current one). */
+  announcedHostKey?: string | undefined;
 }
 
 export interface FlashOptions extends FleetOptions, FlashRunOptions {
@@ -71,7 +73,7 @@ export async function flashBoards(board: Board, image: string, targets: readonly
   }
 
   // A kiln image brings its own SSH host key: after the reboot the board shows that one.
-  const nextHostKey = await announcedHostKey(outDir, createHash("sha256").update(bytes).digest("hex"));
+  const nextHostKey = opts.announcedHostKey ?? await announcedHostKey(outDir, createHash("sha256").update(bytes).digest("hex"));
   const outcomes = await runOnBoards<Outcome>(targets, {
     parallel: opts.parallel,
     json: opts.json,

@@ -1,6 +1,6 @@
 /**
  * kiln probe: read-only facts about a running board, saved as the unit's profile
- * (keyed by its host key fingerprint, in kiln's state directory).
+ * (one per unit: host, port and host key, in kiln's state directory).
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -54,7 +54,7 @@ export async function probeCommand(opts: ProbeOptions): Promise<void> {
       flashcfg: await whichFlashcfg(remote),
       matchesBuild,
     };
-    const file = profileFile(remote.hostKey);
+    const file = profileFile(remote.hostKey, opts.host, port);
     await writeFileAtomic(file, `${JSON.stringify(profile, null, 2)}\n`);
     if (opts.json) process.stdout.write(`${JSON.stringify({ ...profile, profile: file }, null, 2)}\n`);
     else process.stdout.write(formatProfile(profile, file));

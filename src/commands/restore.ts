@@ -3,7 +3,7 @@
  * board, through the flash path itself (pre-flight, verified upload, flashcfg,
  * reboot, check).
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { loadBoard } from "../board/load.js";
@@ -31,7 +31,9 @@ export async function restoreCommand(opts: RestoreOptions): Promise<void> {
   const local = join(dir, `${basename(opts.file, ".bin")}.uImage`);
   try {
     await writeFile(local, image);
-    await flashBoards(board, local, targets, { ...opts, backup: false, parallel: "1" });
+    // The board comes back with the key it had when the backup was taken.
+    const hostKey = (await readFile(`${opts.file}.hostkey`, "utf8").catch(() => "")).trim() || undefined;
+    await flashBoards(board, local, targets, { ...opts, backup: false, parallel: "1", announcedHostKey: hostKey });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

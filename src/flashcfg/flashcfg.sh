@@ -19,9 +19,12 @@ DEV_DIR=${FLASHCFG_DEV_DIR:-/dev}
 if [ -n "${PARTITIONS:-}" ]; then
   saved_ifs=$IFS
   IFS='|'
+  # No globbing of the names; grep -F: names are text, not patterns.
+  set -f
   for name in $PARTITIONS; do
-    if grep -q "\"$name\"" "$PROC_MTD" 2>/dev/null; then PARTITION=$name; break; fi
+    if grep -qF "\"$name\"" "$PROC_MTD" 2>/dev/null; then PARTITION=$name; break; fi
   done
+  set +f
   IFS=$saved_ifs
 fi
 FILE=""
@@ -61,7 +64,7 @@ calc=$( { head -c 4 "$FILE"; printf '\000\000\000\000'; tail -c +9 "$FILE" | hea
 calc=$(tail -c +65 "$FILE" | head -c "$datasize" | crc32)
 [ "$calc" = "$dcrc" ] || die 1 "$FILE: bad data CRC ($(printf '%08x' "$calc"), header says $(printf '%08x' "$dcrc"))"
 
-line=$(grep "\"$PARTITION\"" "$PROC_MTD" 2>/dev/null | head -1)
+line=$(grep -F "\"$PARTITION\"" "$PROC_MTD" 2>/dev/null | head -1)
 [ -n "$line" ] || die 3 "no MTD partition named \"$PARTITION\"${PARTITIONS:+ (the board's names: $PARTITIONS)} in $PROC_MTD (found: $(sed 1d "$PROC_MTD" 2>/dev/null | cut -d'"' -f2 | tr '\n' ',' | sed 's/,$//'))"
 dev=$DEV_DIR/$(echo "$line" | cut -d: -f1)
 psize=$(( 0x$(echo "$line" | awk '{ print $2 }') ))

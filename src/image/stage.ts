@@ -10,6 +10,7 @@ import { basename, join } from "node:path";
 import Handlebars from "handlebars";
 import { type FlashPlan, planFlash } from "../board/flash-layout.js";
 import type { Board } from "../board/schema.js";
+import { hostKeyOfRamdisk } from "../rootfs/host-key.js";
 import { checkStamp, type Inputs, sha256File, writeStamp } from "../cache.js";
 import { CheckFailedError, InputError } from "../errors.js";
 import { requireTool, run, type StageLog } from "../exec.js";
@@ -169,6 +170,8 @@ export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<
   const manifest = {
     board: board.name,
     image: { file, sha256: await sha256File(file), size: total, limit: limit ?? null, limitKnown: limit !== undefined, name },
+    // The SSH host key inside: only when the packed ramdisk is the rootfs stage's, whose manifest records it.
+    sshHostKey: (await hostKeyOfRamdisk(outDir, inputs.ramdisk ?? "")) ?? null,
     flash: plan
       ? { layout: plan.layout, partition: plan.imagePartition, source: plan.source, dtbNode: dtbNode ?? null, partitions: placed ?? plan.partitions, notes }
       : null,

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { KilnError } from "../errors.js";
 import { shellQuote } from "../exec.js";
@@ -47,8 +47,13 @@ export async function readPartition(remote: Remote, part: MtdPartition, file: st
         hint: "nothing was written to the board; the partial backup was removed",
       });
     }
-    await rename(partial, file);
+    // The sidecars first: a backup that exists always has them. The dump holds the
+    // image's SSH host key, so it is private; the host key the board showed goes
+    // alongside, for `kiln restore` to expect it when the board comes back.
     await writeFile(`${file}.sha256`, sidecarText(file, r.sha256));
+    await writeFile(`${file}.hostkey`, `${remote.hostKey}\n`);
+    await chmod(partial, 0o600);
+    await rename(partial, file);
     return { sha256: r.sha256, bytes: r.bytes };
   } finally {
     await rm(partial, { force: true });

@@ -74,17 +74,27 @@ export function changes(plan: DeployPlan): { files: number; packages: number } {
   return { files: plan.files.filter((f) => f.action !== "unchanged").length, packages: plan.packages.kind === "apt" ? plan.packages.install.length : 0 };
 }
 
-/** Files of the image that a live system keeps as they are: path -> why. */
-export function liveSkips(ctx: TemplateContext): Map<string, string> {
+/** What a system needs to boot and be reached: kiln rewrites these only on a root it built. */
+export const BOOT_FILES = ["init", "etc/inittab", "etc/fstab", "etc/hostname", "etc/hosts", "etc/network/interfaces"] as const;
+
+/**
+ * Files of the image that a live system keeps as they are: path -> why.
+ * `kilnRoot`: the board runs a root kiln built (its /init is kiln's). On any
+ * other system kiln's /init, busybox inittab, fstab and network files would
+ * leave it unbootable or unreachable after the next reboot, so only the
+ * container files are deployed there.
+ */
+export function liveSkips(ctx: TemplateContext, kilnRoot = true): Map<string, string> {
   const skips = new Map<string, string>();
+  if (!kilnRoot) for (const f of BOOT_FILES) skips.set(f, "the board's own boot and network setup (not a kiln root): left alone");
   // The template only says so; writing it over a live resolv.conf would cut name resolution until the next lease.
   if (ctx.network.dhcp) skips.set("etc/resolv.conf", "its DHCP client writes it");
   return skips;
 }
 
 /** The rootfs templates, rendered for this board as the rootfs stage renders them, minus what a live system keeps. */
-export async function deployFiles(ctx: TemplateContext): Promise<{ files: RenderedFile[]; skipped: { path: string; why: string }[] }> {
-  const skips = liveSkips(ctx);
+export async function deployFiles(ctx: TemplateContext, kilnRoot = true): Promise<{ files: RenderedFile[]; skipped: { path: string; why: string }[] }> {
+  const skips = liveSkips(ctx, kilnRoot);
   const all = await renderTemplates(ctx);
   return {
     files: all.filter((f) => !skips.has(f.path)),

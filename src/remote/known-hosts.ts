@@ -31,10 +31,17 @@ export async function loadKnownHosts(file = knownHostsFile()): Promise<KnownHost
   }
 }
 
+/** Saves one after the other: boards connected in parallel each learn a key, and no save may undo another. */
+let saving: Promise<void> = Promise.resolve();
+
 export async function saveKnownHost(id: string, fp: string, file = knownHostsFile()): Promise<void> {
-  const hosts = await loadKnownHosts(file);
-  hosts[id] = fp;
-  await writeFileAtomic(file, `${JSON.stringify(hosts, null, 2)}\n`);
+  const next = saving.then(async () => {
+    const hosts = await loadKnownHosts(file);
+    hosts[id] = fp;
+    await writeFileAtomic(file, `${JSON.stringify(hosts, null, 2)}\n`);
+  });
+  saving = next.catch(() => undefined);
+  return next;
 }
 
 export type HostKeyVerdict = { ok: true; learned: boolean } | { ok: false; reason: "unknown" | "changed"; expected?: string };

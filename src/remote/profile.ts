@@ -1,7 +1,7 @@
 /**
  * A unit's profile: what `kiln probe` read from one running board, saved under
- * kiln's state directory (never in the checkout) and keyed by the board's host
- * key fingerprint. `kiln build --unit` reads it back for the board's real flash
+ * kiln's state directory (never in the checkout), one file per unit (address and
+ * host key). `kiln build --unit` reads it back for the board's real flash
  * layout, which only the board itself knows.
  */
 import { existsSync, statSync } from "node:fs";
@@ -37,8 +37,13 @@ export function unitsDir(): string {
   return join(stateDir(), "units");
 }
 
-export function profileFile(hostKey: string): string {
-  return join(unitsDir(), `${hostKey.replace(/[^A-Za-z0-9]/g, "_")}.json`);
+/**
+ * One file per unit: the host key and the address it was probed at. The key
+ * alone is not unique: every unit flashed from one kiln build shows the same key.
+ */
+export function profileFile(hostKey: string, host?: string, port?: number): string {
+  const at = host === undefined ? "" : `${host}_${port ?? 22}-`;
+  return join(unitsDir(), `${`${at}${hostKey}`.replace(/[^A-Za-z0-9.-]/g, "_")}.json`);
 }
 
 export async function readProfile(file: string): Promise<LoadedProfile> {
@@ -61,8 +66,8 @@ const unitLabel = (p: UnitProfile): string => `${p.host}:${p.port} (${p.hostKey}
 /**
  * A unit is named as the user knows it: the host (or host:port) it was probed
  * at, its host key fingerprint (with or without "SHA256:"), or a profile file.
- * The fingerprint is the unit's identity; a host name is only a convenience,
- * so one that several saved profiles share is refused as ambiguous.
+ * A name that several saved profiles share (a host probed at two ports, a key
+ * that every unit of one build carries) is refused as ambiguous.
  */
 export async function findUnitProfile(spec: string): Promise<LoadedProfile> {
   if (existsSync(spec) && statSync(spec).isFile()) return readProfile(resolve(spec));
@@ -73,8 +78,11 @@ export async function findUnitProfile(spec: string): Promise<LoadedProfile> {
     .filter((p) => p !== undefined)
     .sort((a, b) => unitLabel(a.profile).localeCompare(unitLabel(b.profile)));
   const key = spec.replace(/^SHA256:/i, "");
+  // Most specific first: units flashed from one build share a host key.
+  const byAddress = saved.filter((s) => `${s.profile.host}:${s.profile.port}` === spec);
+  const byHost = saved.filter((s) => s.profile.host === spec);
   const byKey = saved.filter((s) => s.profile.hostKey.replace(/^SHA256:/, "") === key);
-  const matches = byKey.length > 0 ? byKey : saved.filter((s) => s.profile.host === spec || `${s.profile.host}:${s.profile.port}` === spec);
+  const matches = byAddress.length > 0 ? byAddress : byHost.length > 0 ? byHost : byKey;
   if (matches.length === 1) return matches[0] as LoadedProfile;
   if (matches.length === 0) {
     throw new InputError(
@@ -82,5 +90,5 @@ export async function findUnitProfile(spec: string): Promise<LoadedProfile> {
       `probe it first: kiln probe --host ${spec}${saved.length > 0 ? `; probed units: ${saved.map((s) => unitLabel(s.profile)).join(", ")}` : ""}`,
     );
   }
-  throw new InputError(`unit "${spec}" names ${matches.length} probed boards: ${matches.map((s) => unitLabel(s.profile)).join(", ")}`, "name the unit by host:port or by its host key fingerprint");
+  throw new InputError(`unit "${spec}" names ${matches.length} probed boards: ${matches.map((s) => unitLabel(s.profile)).join(", ")}`, "name the unit by host:port");
 }

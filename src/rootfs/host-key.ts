@@ -7,7 +7,7 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { chmod, mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { KilnError } from "../errors.js";
 import { writeFileAtomic } from "../fsutil.js";
@@ -62,6 +62,8 @@ export async function ensureHostKey(outDir: string): Promise<HostKey> {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     await writeFileAtomic(file, dropbearEd25519(Buffer.from(jwk.d, "base64url"), Buffer.from(jwk.x, "base64url")), 0o600);
   }
+  // The key also ends up inside the ramdisk, the image and flash backups, all under outDir.
+  await chmod(outDir, 0o700);
   let parsed: { pub: Buffer };
   try {
     parsed = parseDropbearEd25519(await readFile(file));
@@ -71,17 +73,26 @@ export async function ensureHostKey(outDir: string): Promise<HostKey> {
   return { file, fingerprint: fingerprint(publicBlob(parsed.pub)) };
 }
 
+/** The host key inside a ramdisk: the rootfs stage's manifest records it with the ramdisk's sha256. */
+export async function hostKeyOfRamdisk(outDir: string, ramdiskSha256: string): Promise<string | undefined> {
+  try {
+    const m = JSON.parse(await readFile(join(outDir, "rootfs", "manifest.json"), "utf8")) as { sshHostKey?: string; files?: Record<string, { sha256?: string }> };
+    return Object.values(m.files ?? {}).some((f) => f.sha256 === ramdiskSha256) ? m.sshHostKey : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The host key a board will show once it boots `image`: known when the image is
- * the one the build in `outDir` made (same sha256) and that build's rootfs
- * recorded its key. Anything else (another image, a vendor image) announces none.
+ * the one the build in `outDir` made (same sha256) and its manifest records the
+ * key of the ramdisk packed into it. Anything else (another image, a vendor
+ * image) announces none.
  */
 export async function announcedHostKey(outDir: string, imageSha256: string): Promise<string | undefined> {
   try {
-    const image = JSON.parse(await readFile(join(outDir, "manifest.json"), "utf8")) as { image?: { sha256?: string } };
-    if (image.image?.sha256 !== imageSha256) return undefined;
-    const rootfs = JSON.parse(await readFile(join(outDir, "rootfs", "manifest.json"), "utf8")) as { sshHostKey?: string };
-    return rootfs.sshHostKey;
+    const m = JSON.parse(await readFile(join(outDir, "manifest.json"), "utf8")) as { image?: { sha256?: string }; sshHostKey?: string | null };
+    return m.image?.sha256 === imageSha256 ? (m.sshHostKey ?? undefined) : undefined;
   } catch {
     return undefined;
   }

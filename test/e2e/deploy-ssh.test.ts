@@ -4,13 +4,14 @@
  * land in the fake board root, apt-get and dpkg-query are stand-ins that keep a
  * package list there. Every case looks at the board, not only at kiln's output.
  */
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { release as hostRelease } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadBoard } from "../../src/board/load.js";
 import { loadProfile } from "../../src/rootfs/profile.js";
-import { renderTemplates, type RenderedFile, templateContext } from "../../src/rootfs/templates.js";
+import { BOOT_FILES } from "../../src/remote/deploy.js";
+import { READY_MARKER, renderTemplates, type RenderedFile, templateContext } from "../../src/rootfs/templates.js";
 import { kiln, type KilnRun, testWork } from "../support/cli.js";
 import { all, type Case, hostId, newCase, trust } from "../support/ssh-case.js";
 import { freePort, QEMU_VIRT_MODEL, type Sshd, startSshd } from "../support/sshd.js";
@@ -45,9 +46,19 @@ interface DeployJson {
 
 const json = (r: KilnRun) => JSON.parse(r.stdout) as DeployJson;
 
+const BOOT = new Set<string>(BOOT_FILES);
+/** On a system kiln did not build, only these: its boot and network files stay its own. */
+const containerFiles = () => expected.filter((f) => !BOOT.has(f.path));
+
+/** The stand-in board runs a root kiln built: its /init is kiln's. */
+function makeKilnRoot(): void {
+  mkdirSync(sshd.board.root, { recursive: true });
+  writeFileSync(onBoard("init"), `#!/bin/sh\necho "${READY_MARKER}"\n`, { mode: 0o755 });
+}
+
 /** The board holds exactly what kiln renders, with its modes, and no temporary file is left. */
-function expectBoardDeployed(): void {
-  for (const f of expected) {
+function expectBoardDeployed(files: readonly RenderedFile[] = expected): void {
+  for (const f of files) {
     expect(readFileSync(onBoard(f.path), "utf8"), f.path).toBe(f.content);
     expect(statSync(onBoard(f.path)).mode & 0o7777, f.path).toBe(f.mode);
   }
@@ -87,7 +98,7 @@ describe("kiln deploy over SSH to a stand-in board", () => {
     expect(sshd.board.aptCalls()).toEqual([]);
   });
 
-  it("writes the templates and installs the missing packages, reports both, and a second run changes nothing", async () => {
+  it("on a system kiln did not build: writes the container files, installs the missing packages, leaves boot files alone, and a second run changes nothing", async () => {
     const c = freshCase("twice");
     trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
     sshd.board.setInstalled(["lxc", "busybox"]);
@@ -99,12 +110,14 @@ describe("kiln deploy over SSH to a stand-in board", () => {
     expect(r1?.ok).toBe(true);
     expect(r1?.board).toBe("qemu-virt");
     expect(r1?.changed).toBe(true);
-    expect(r1?.files.map((f) => [f.path, f.action])).toEqual(expected.map((f) => [f.path, "create"]));
-    expect(r1?.skipped).toEqual([{ path: "etc/resolv.conf", why: expect.stringContaining("DHCP") }]);
+    expect(r1?.files.map((f) => [f.path, f.action])).toEqual(containerFiles().map((f) => [f.path, "create"]));
+    expect(r1?.files.map((f) => f.path)).toContain("etc/lxc/default.conf");
+    expect(r1?.skipped.map((x) => x.path)).toEqual([...BOOT_FILES, "etc/resolv.conf"]);
+    expect(r1?.skipped.at(-1)?.why).toContain("DHCP");
     const missing = packages.filter((p) => p !== "lxc" && p !== "busybox");
     expect(r1?.packages).toEqual({ installed: missing, present: ["lxc", "busybox"] });
-    expectBoardDeployed();
-    expect(existsSync(onBoard("etc/resolv.conf"))).toBe(false);
+    expectBoardDeployed(containerFiles());
+    for (const f of [...BOOT_FILES, "etc/resolv.conf"]) expect(existsSync(onBoard(f)), f).toBe(false);
     // Every argument reached apt-get as one word: nothing was split or expanded by the board's shell.
     expect(sshd.board.aptCalls()).toEqual([
       "-q update",
@@ -115,10 +128,10 @@ describe("kiln deploy over SSH to a stand-in board", () => {
     const second = await deploy(c);
     expect(second.exitCode, all(second)).toBe(0);
     expect(second.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1:${sshd.port}\\s+nothing changed$`, "m"));
-    expect(second.stdout).toContain(`unchanged     ${expected.length} file(s), ${packages.length} package(s) already installed`);
+    expect(second.stdout).toContain(`unchanged     ${containerFiles().length} file(s), ${packages.length} package(s) already installed`);
     expect(second.stdout).not.toMatch(/^\s+(wrote|chmod|installed)\s/m);
     expect(sshd.board.aptCalls()).toHaveLength(2);
-    expectBoardDeployed();
+    expectBoardDeployed(containerFiles());
 
     const third = json(await deploy(c, "--json")).results[0];
     expect(third?.changed).toBe(false);
@@ -130,6 +143,8 @@ describe("kiln deploy over SSH to a stand-in board", () => {
     const c = freshCase("edited");
     trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
     sshd.board.setInstalled(packages);
+    // A kiln root: all of kiln's files are deployed, boot files included.
+    makeKilnRoot();
     const first = await deploy(c, "--board", "qemu-virt");
     expect(first.exitCode, all(first)).toBe(0);
 
@@ -169,6 +184,7 @@ describe("kiln deploy over SSH to a stand-in board", () => {
     const c = freshCase("many");
     trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
     sshd.board.setInstalled(packages);
+    makeKilnRoot();
     const dead = await freePort();
     const inventory = join(c.state, "..", "boards.yaml");
     writeFileSync(inventory, `- {host: 127.0.0.1, port: ${sshd.port}}\n- {host: 127.0.0.1, port: ${dead}}\n`);

@@ -120,6 +120,8 @@ describe("the qemu-virt board", () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/bad data CRC/);
     expect(createHash("sha256").update(readFileSync(flashFile("e2e"))).digest("hex")).toBe(before);
+    // The root and /tmp are RAM on this board: the next tests need that room.
+    await ssh(port, "rm", "-f", "/tmp/corrupt.uImage");
   }, 300_000);
 
   it("kiln flash writes a new image over SSH, the board reboots into it and passes the check", async () => {
@@ -156,6 +158,32 @@ describe("the qemu-virt board", () => {
     const ls = await ssh(port, "ls", "/tmp");
     expect(ls.stdout).not.toMatch(/big\.uImage/);
   }, 300_000);
+
+  it("a kernel without IPC_NS, flashed over SSH with its own host key, boots, and kiln check fails naming it", async () => {
+    const frag = join(e2e, "no-ipc-ns.config");
+    writeFileSync(frag, "# CONFIG_IPC_NS is not set\n");
+    const broken = join(e2e, "qemu-virt-no-ipc-ns");
+    await seedBuildDir(out, broken);
+    await buildVirt(broken, "--fragment", frag, "--allow-missing");
+    const brokenKey = (JSON.parse(readFileSync(join(broken, "manifest.json"), "utf8")) as { sshHostKey: string }).sshHostKey;
+    const goodKey = (JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as { sshHostKey: string }).sshHostKey;
+    expect(brokenKey).toMatch(/^SHA256:/);
+    expect(brokenKey).not.toBe(goodKey);
+
+    // The board comes back with the broken build's key: kiln accepts it only because that build announced it.
+    const f = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--out", broken, "--no-check", "--reboot-timeout", "300", "--json"], {
+      env: stateEnv(),
+    });
+    const res = JSON.parse(f.stdout) as { results: { ok: boolean; error?: string }[] };
+    expect(res.results[0]?.error).toBeUndefined();
+    const known = JSON.parse(readFileSync(join(testWork(), "state", "known_hosts.json"), "utf8")) as Record<string, string>;
+    expect(known[`[127.0.0.1]:${port}`]).toBe(brokenKey);
+
+    const r = await kiln(["check", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--out", broken, "--no-proof"], { env: stateEnv() });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/FAIL\s+Ipc namespace/);
+    expect(r.stderr).toMatch(/Ipc namespace/);
+  }, 3_600_000);
 });
 
 describe("the AX3's flash layout on the emulated board", () => {
@@ -206,34 +234,19 @@ describe("the AX3's flash layout on the emulated board", () => {
  * rewritten so nothing in the copy points back at the original.
  */
 async function seedBuildDir(from: string, to: string): Promise<void> {
-  if (existsSync(join(to, "stamps"))) return;
+  const keyOf = (dir: string) => join(dir, "ssh-host-key", "dropbear_ed25519_host_key");
+  if (existsSync(join(to, "stamps"))) {
+    // A copy from an older run may still share the original's key.
+    if (existsSync(keyOf(to)) && existsSync(keyOf(from)) && readFileSync(keyOf(to)).equals(readFileSync(keyOf(from)))) await execa("rm", ["-rf", join(to, "ssh-host-key")]);
+    return;
+  }
   await execa("rm", ["-rf", to]);
   await execa("cp", ["-a", "--reflink=auto", from, to]);
   const files = [join(to, "kernel-artifacts.json"), join(to, "manifest.json"), ...readdirSync(join(to, "stamps")).map((f) => join(to, "stamps", f))];
   for (const f of files) if (existsSync(f)) writeFileSync(f, readFileSync(f, "utf8").split(`${from}/`).join(`${to}/`));
+  // A build of its own, with an SSH host key of its own.
+  await execa("rm", ["-rf", join(to, "ssh-host-key")]);
 }
-
-describe("a kernel without IPC_NS", () => {
-  it("boots, and kiln check --host fails naming it", async () => {
-    await ensureKey();
-    const frag = join(e2e, "no-ipc-ns.config");
-    writeFileSync(frag, "# CONFIG_IPC_NS is not set\n");
-    const broken = join(e2e, "qemu-virt-no-ipc-ns");
-    await seedBuildDir(out, broken);
-    await buildVirt(broken, "--fragment", frag, "--allow-missing");
-    const { port } = await start("broken", join(broken, "uImage.qemu-virt"));
-    try {
-      const r = await kiln(["check", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--accept-new-host-key", "--out", broken, "--no-proof"], {
-        env: stateEnv(),
-      });
-      expect(r.exitCode).toBe(1);
-      expect(r.stdout).toMatch(/FAIL\s+Ipc namespace/);
-      expect(r.stderr).toMatch(/Ipc namespace/);
-    } finally {
-      await stop("broken");
-    }
-  }, 3_600_000);
-});
 
 describe("interrupting kiln qemu", () => {
   it("leaves no QEMU process behind", async () => {

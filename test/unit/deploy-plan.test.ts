@@ -2,7 +2,7 @@ import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { loadBoard } from "../../src/board/load.js";
 import { backupFile, sidecarText, uImageInPartition } from "../../src/remote/backup.js";
-import { type BoardFile, changes, liveSkips, planDeploy, writes } from "../../src/remote/deploy.js";
+import { BOOT_FILES, type BoardFile, changes, deployFiles, liveSkips, planDeploy, writes } from "../../src/remote/deploy.js";
 import { loadProfile } from "../../src/rootfs/profile.js";
 import { type RenderedFile, templateContext } from "../../src/rootfs/templates.js";
 
@@ -92,6 +92,16 @@ describe("planDeploy", () => {
     expect([...liveSkips(dhcp).keys()]).toEqual(["etc/resolv.conf"]);
     const fixed = templateContext(board, profile, { version: "6.1.0" }, { net: "veth", address: "10.0.0.2/24", dns: ["10.0.0.1"] }, false);
     expect(liveSkips(fixed).size).toBe(0);
+  });
+
+  it("rewrites boot and network files only on a root kiln built", async () => {
+    const board = await loadBoard("qemu-virt");
+    const profile = await loadProfile("default");
+    const fixed = templateContext(board, profile, { version: "6.1.0" }, { net: "veth", address: "10.0.0.2/24", dns: ["10.0.0.1"] }, false);
+    const foreign = liveSkips(fixed, false);
+    expect([...foreign.keys()]).toEqual([...BOOT_FILES]);
+    const files = await deployFiles(fixed, false);
+    expect(files.files.map((f) => f.path).sort()).toEqual(["etc/default/lxc-net", "etc/lxc/default.conf", "etc/resolv.conf"]);
   });
 });
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { announcedHostKey, ensureHostKey, parseDropbearEd25519, publicBlob } from "../../src/rootfs/host-key.js";
+import { announcedHostKey, ensureHostKey, hostKeyOfRamdisk, parseDropbearEd25519, publicBlob } from "../../src/rootfs/host-key.js";
 
 describe("the build's SSH host key", () => {
   it("is made once per build directory, private, and kept across rebuilds", async () => {
@@ -31,11 +31,15 @@ describe("the build's SSH host key", () => {
 
   it("is announced for the image its build made, and for no other", async () => {
     const out = mkdtempSync(join(tmpdir(), "kiln-hostkey-"));
-    writeFileSync(join(out, "manifest.json"), JSON.stringify({ image: { sha256: "aa" } }));
-    expect(await announcedHostKey(out, "aa")).toBeUndefined();
     mkdirSync(join(out, "rootfs"));
-    writeFileSync(join(out, "rootfs", "manifest.json"), JSON.stringify({ sshHostKey: "SHA256:x" }));
+    writeFileSync(join(out, "rootfs", "manifest.json"), JSON.stringify({ sshHostKey: "SHA256:x", files: { [join(out, "rootfs", "ramdisk.cpio")]: { sha256: "rd" } } }));
+    // The image stage records the key only for the rootfs stage's own ramdisk.
+    expect(await hostKeyOfRamdisk(out, "rd")).toBe("SHA256:x");
+    expect(await hostKeyOfRamdisk(out, "another ramdisk")).toBeUndefined();
+    writeFileSync(join(out, "manifest.json"), JSON.stringify({ image: { sha256: "aa" }, sshHostKey: "SHA256:x" }));
     expect(await announcedHostKey(out, "aa")).toBe("SHA256:x");
     expect(await announcedHostKey(out, "bb")).toBeUndefined();
+    writeFileSync(join(out, "manifest.json"), JSON.stringify({ image: { sha256: "aa" }, sshHostKey: null }));
+    expect(await announcedHostKey(out, "aa")).toBeUndefined();
   });
 });

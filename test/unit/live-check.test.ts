@@ -1,7 +1,10 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { configDifferences, memoryBytes, parseProof } from "../../src/check/live.js";
 import { parseConfig } from "../../src/kconfig/dotconfig.js";
-import { fingerprint, hostId, judgeHostKey } from "../../src/remote/known-hosts.js";
+import { fingerprint, hostId, judgeHostKey, loadKnownHosts, saveKnownHost } from "../../src/remote/known-hosts.js";
 
 describe("host keys", () => {
   const fp = fingerprint(Buffer.from("key-a"));
@@ -46,5 +49,13 @@ describe("live check parsing", () => {
     const running = parseConfig("# CONFIG_IPC_NS is not set\nCONFIG_VETH=m\nCONFIG_EXTRA=y\n");
     expect(configDifferences(built, running)).toEqual(["EXTRA: built n, running y", "IPC_NS: built y, running n"]);
     expect(configDifferences(built, built)).toEqual([]);
+  });
+});
+
+describe("kiln's known hosts file", () => {
+  it("keeps every key learned by parallel connections", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "kiln-kh-")), "known_hosts.json");
+    await Promise.all(Array.from({ length: 20 }, (_, i) => saveKnownHost(`[127.0.0.1]:${2200 + i}`, `SHA256:k${i}`, file)));
+    expect(Object.keys(await loadKnownHosts(file))).toHaveLength(20);
   });
 });
