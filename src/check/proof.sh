@@ -17,8 +17,9 @@ if ! out=$(lxc-start -n "$N" -d 2>&1); then say start fail "$(echo "$out" | tail
 if lxc-wait -n "$N" -s RUNNING -t 20; then say start ok "running"; else say start fail "not RUNNING after 20 s"; cleanup; exit 0; fi
 a() { lxc-attach -n "$N" -- "$@" 2>&1 | tr -d '\r'; }
 pid1=$(a cat /proc/1/comm)
-nproc_in=$(a sh -c 'ls -d /proc/[0-9]* | wc -l' | tr -d ' ')
-nproc_host=$(ls -d /proc/[0-9]* | wc -l)
+# 2>/dev/null: a process may exit between the glob and ls.
+nproc_in=$(a sh -c 'ls -d /proc/[0-9]* 2>/dev/null | wc -l' | tr -d ' ')
+nproc_host=$(ls -d /proc/[0-9]* 2>/dev/null | wc -l)
 if [ "$pid1" = init ] && [ "${nproc_in:-999}" -lt "$nproc_host" ]; then say pidns ok "own PID 1 ($pid1), $nproc_in processes inside vs $nproc_host on the host"; else say pidns fail "PID 1 is '$pid1', $nproc_in processes inside vs $nproc_host on the host"; fi
 h=$(a hostname)
 if [ "$h" = "$N" ]; then say utsns ok "hostname $h"; else say utsns fail "hostname '$h', expected $N"; fi

@@ -50,6 +50,9 @@ async function defaultIdentity(): Promise<Buffer | undefined> {
   return undefined;
 }
 
+/** The board refused to start a command: nothing ran. */
+class NotStarted extends Error {}
+
 export class Remote {
   private constructor(
     private readonly client: Client,
@@ -81,7 +84,9 @@ export class Remote {
     if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
     await new Promise<void>((resolve, reject) => {
       client.once("ready", () => resolve());
-      client.once("error", (err: Error) => reject(err));
+      // `on`, not `once`: ssh2 can emit a second error (a board rebooting drops the
+      // socket twice), and an error event without a listener kills the process.
+      client.on("error", (err: Error) => reject(err));
       client.connect(config);
     }).catch((err: Error) => {
       client.end();
@@ -111,10 +116,24 @@ export class Remote {
   /** Run a fixed shell script of kiln's own (never with user text spliced in). */
   async execScript(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.log?.write(`ssh ${this.target.host}:${this.target.port} $ ${script.length > 200 ? `${script.slice(0, 200)}...` : script}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.execOnce(script, opts);
+      } catch (err) {
+        // dropbear sometimes refuses a new channel just after a big SFTP transfer
+        // ("Unable to exec"); the command never ran, so starting it again is safe.
+        if (!(err instanceof NotStarted) || attempt >= 4) throw err instanceof NotStarted ? new KilnError(err.message) : err;
+        this.log?.write(`# ${err.message}; starting it again (attempt ${attempt + 1})`);
+        await new Promise((r) => setTimeout(r, 1000 * attempt));
+      }
+    }
+  }
+
+  private execOnce(script: string, opts: ExecOptions): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       // A pty when asked: lxc-attach prints nothing without a controlling terminal.
       this.client.exec(script, { pty: opts.pty ?? false }, (err, stream) => {
-        if (err) return reject(new KilnError(`remote command failed to start: ${err.message}`));
+        if (err) return reject(new NotStarted(`remote command failed to start: ${err.message}`));
         let stdout = "";
         let stderr = "";
         const timer = opts.timeoutMs
