@@ -101,7 +101,6 @@ export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<
   const builtDtb = img.dtbPart || board.kernel.appendDtb ? await dtbFor(board, art.dtb, work, log) : undefined;
   const plan = opts.flash ?? planFlash(board);
   const notes = plan?.notes ?? [];
-  for (const n of notes) log.write(`# note: ${n}`);
   // The partitions node goes into the DTB only when every offset and size is known.
   const placed = builtDtb ? plan?.placed : undefined;
 
@@ -116,7 +115,9 @@ export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<
     engine: await engineHash("./image/stage.js", "./image/uimage.js", "./image/ramdisk.js", "./image/dtb-partitions.js", "./board/flash-layout.js"),
   };
   const fresh = await checkStamp(outDir, "image", inputs);
+  // A skipped stage leaves its log as it was; the notes still reach the user through the result.
   if (fresh.fresh && !opts.force.includes("image")) return { outcome: { stage: "image", ran: false, why: [] }, file, manifest: manifestFile, notes };
+  for (const n of notes) log.write(`# note: ${n}`);
   log.write(`# image runs: ${fresh.why.join(", ")}`);
 
   let dtbFile = builtDtb;
