@@ -15,7 +15,7 @@ APT_PACKAGES := make gcc libc6-dev bc flex bison libssl-dev libelf-dev cpio xz-u
 	openssh-client openssh-server mmdebstrap qemu-user-static binfmt-support arch-test \
 	debian-archive-keyring e2fsprogs openssl
 
-.PHONY: all setup host-deps npm-deps build lint typecheck test test-unit test-e2e main clean
+.PHONY: all setup host-deps npm-deps build lint typecheck test test-unit test-e2e test-qemu main clean
 
 all: build
 
@@ -49,24 +49,22 @@ typecheck: npm-deps
 test: setup typecheck lint
 	npx vitest run
 
-test-unit: setup
-	npx vitest run test/unit
+# Each tier alone: unit needs nothing built; e2e and qemu share the builds under ~/.cache/kiln/e2e.
+test-unit: npm-deps
+	npx vitest run --project unit
 
 test-e2e: setup
-	npx vitest run test/e2e
+	npx vitest run --project e2e
 
-# The main job: build the default (emulated) board's image, boot it in QEMU
-# through U-Boot from flash, and prove it with kiln check and a real container.
-KILN_KEY ?= $(HOME)/.local/state/kiln/id_ed25519
+test-qemu: setup
+	npx vitest run --project qemu
+
+# The main job, one kiln command: build the default (emulated) board's image, boot
+# it in QEMU through U-Boot from flash, prove it with kiln check and a real
+# container, stop QEMU, print a summary (see `kiln all --help`).
 OUT ?= out/$(BOARD)
-json = node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); console.log(process.argv[2].split(".").reduce((o,k)=>o[k],j))'
 main: setup
-	@mkdir -p "$$(dirname $(KILN_KEY))" "$(OUT)"; [ -f "$(KILN_KEY)" ] || ssh-keygen -q -t ed25519 -N "" -C kiln -f "$(KILN_KEY)"
-	./bin/kiln.js build --board $(BOARD) --out $(OUT) --authorized-key $(KILN_KEY).pub --json > $(OUT)/build.json
-	./bin/kiln.js qemu --board $(BOARD) --image "$$($(json) $(OUT)/build.json image)" --instance main --json > $(OUT)/qemu.json
-	port=$$($(json) $(OUT)/qemu.json ssh.port); \
-	./bin/kiln.js check --host 127.0.0.1 --port $$port --identity $(KILN_KEY) --accept-new-host-key --board $(BOARD) --out $(OUT); rc=$$?; \
-	./bin/kiln.js qemu stop --instance main; exit $$rc
+	./bin/kiln.js all --board $(BOARD) --out $(OUT)
 
 clean:
 	rm -rf dist out

@@ -1,13 +1,28 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Three tiers, each runnable alone (`vitest run --project NAME`):
+ *   unit  pure code and quick tool cross-checks: no global setup, no dist/, no kernel tree
+ *   e2e   the built CLI on real tools (kernel tree, cross compiler, mkimage, sshd)
+ *   qemu  images booted in qemu-system-arm through U-Boot
+ * e2e and qemu share one prepared kernel tree and the builds under ~/.cache/kiln/e2e
+ * (see test/e2e/global-setup.ts); their files run one at a time so that two cores
+ * do not thrash on make.
+ */
+const heavy = {
+  fileParallelism: false,
+  testTimeout: 120_000,
+  hookTimeout: 3_600_000,
+  globalSetup: ["test/e2e/global-setup.ts"],
+};
+
 export default defineConfig({
   test: {
-    include: ["test/unit/**/*.test.ts", "test/e2e/**/*.test.ts"],
-    // End-to-end tests share one prepared kernel tree (see test/e2e/global-setup.ts);
-    // running files one at a time keeps two cores from thrashing on make.
-    fileParallelism: false,
-    testTimeout: 120_000,
-    hookTimeout: 1_800_000,
-    globalSetup: ["test/e2e/global-setup.ts"],
+    reporters: ["verbose"],
+    projects: [
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 60_000 } },
+      { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], ...heavy } },
+      { test: { name: "qemu", include: ["test/qemu/**/*.test.ts"], ...heavy } },
+    ],
   },
 });

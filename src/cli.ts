@@ -3,6 +3,7 @@
  * in src/commands/<name>.ts and is imported when it runs.
  */
 import { Command, Option } from "commander";
+import { resolvePathOptions } from "./cli-paths.js";
 import { KilnError } from "./errors.js";
 
 const program = new Command();
@@ -18,6 +19,9 @@ program
   .addHelpText(
     "after",
     `
+The main job (build, boot in QEMU, check with a container, summarise):
+  kiln all                    the default board, qemu-virt
+
 Pipeline (each stage is also a command):
   kiln config  --board B      defconfig + container fragments -> audited .config
   kiln kernel  --board B      cross-build zImage, modules, DTB
@@ -97,7 +101,7 @@ Examples:
   kiln config --board openblocks-ax3 --kernel-src ~/linux-3.0.6-20120927-1.tar.gz`,
   )
   .action(async (opts) => {
-    const { configCommand } = await import("./commands/config.js");
+    const { configCommand } = await import("./commands/build.js");
     await configCommand(opts);
   });
 
@@ -148,6 +152,7 @@ function buildFlags(cmd: Command): Command {
     .option("-o, --out <dir>", "output directory (default: ./out/<board>)")
     .option("--allow-missing", "accept a config whose audit found missing options", false)
     .option("--force <stage...>", "re-run these stages even when their inputs did not change (config, kernel, rootfs, image)", [])
+    .addOption(new Option("--no-cache", "build every stage here instead of taking it from the cache of earlier builds ($KILN_CACHE_DIR/stages)"))
     .option("--json", "machine-readable summary on stdout", false);
 }
 
@@ -170,8 +175,8 @@ buildFlags(program.command("kernel"))
   .description("Cross-build the kernel the board needs (zImage, modules, DTB) out of tree from the configured .config")
   .addHelpText("after", "\nNeeds the .config of `kiln config`; `kiln build` runs both.\nccache is used when installed (cache in $KILN_CACHE_DIR/ccache).")
   .action(async (opts) => {
-    const { kernelCommand } = await import("./commands/build.js");
-    await kernelCommand(opts);
+    const { buildCommand } = await import("./commands/build.js");
+    await buildCommand(opts, "kernel");
   });
 
 rootfsFlags(buildFlags(program.command("rootfs")))
@@ -186,8 +191,8 @@ then goes on without it and records the warning in the manifest and the SBOM
 Output in out/<board>/rootfs/: the ramdisk, a size report and a CycloneDX SBOM.`,
   )
   .action(async (opts) => {
-    const { rootfsCommand } = await import("./commands/build.js");
-    await rootfsCommand(opts);
+    const { buildCommand } = await import("./commands/build.js");
+    await buildCommand(opts, "rootfs");
   });
 
 /** Which flash the image is for: its partitions go into the DTB, its kernel-image partition's size is the limit. */
@@ -211,8 +216,8 @@ flashFlags(buildFlags(program.command("image")))
   .description("Pack the board's U-Boot uImage from the built kernel and a ramdisk, verify it, and check it fits the flash partition")
   .option("--ramdisk <file>", "ramdisk to pack (default: the rootfs stage's output, else a modules-only initramfs)")
   .action(async (opts) => {
-    const { imageCommand } = await import("./commands/image.js");
-    await imageCommand(opts);
+    const { buildCommand } = await import("./commands/build.js");
+    await buildCommand(opts, "image");
   });
 
 flashFlags(rootfsFlags(buildFlags(program.command("build"))))
@@ -234,6 +239,49 @@ Examples:
   .action(async (opts) => {
     const { buildCommand } = await import("./commands/build.js");
     await buildCommand(opts);
+  });
+
+rootfsFlags(
+  program
+    .command("all")
+    .description("The main job: build the board's image, boot it in QEMU through U-Boot from flash, check it live with a real container, stop, summarise")
+    .option("-b, --board <name>", "an emulated board (see `kiln boards`)", "qemu-virt")
+    .option("-f, --fragment <name-or-file...>", "extra kernel fragment (repeatable)", [])
+    .option("--kernel-src <dir-or-tarball>", "kernel tree or tarball (default: the board's Debian linux-source tarball)")
+    .option("-o, --out <dir>", "output directory (default: ./out/<board>)")
+    .option("--force <stage...>", "re-run these stages even when their inputs did not change (config, kernel, rootfs, image)", [])
+    .addOption(new Option("--no-cache", "build every stage here instead of taking it from the cache of earlier builds"))
+    .option("-i, --identity <key>", "SSH private key to log in with; its .pub is authorised in the image (default: one kiln makes once in $KILN_STATE_DIR)")
+    .option("--instance <name>", "QEMU instance (its flash files live in $KILN_STATE_DIR/qemu/<name>)", "main")
+    .option("--timeout <seconds>", "how long the boot may take until SSH answers", "300")
+    .option("--memory <size>", "memory limit of the proof container", "512M")
+    .option("--cpus <list>", "cpuset of the proof container", "0")
+    .option("--json", "print only the summary, as JSON", false),
+)
+  .addHelpText(
+    "after",
+    `
+What it does, in order, each step shown while it runs:
+  1. kiln build: config, kernel, rootfs, image. A stage whose inputs did not change
+     is skipped; one built before on this machine (another --out, another clone) is
+     taken from $KILN_CACHE_DIR/stages.
+  2. kiln qemu: the image is written into the instance's emulated NOR flash and
+     U-Boot boots it; kiln waits for SSH (the host key must be the build's own).
+  3. kiln check --host: lxc-checkconfig on the board, the running config and
+     release against the built ones, cgroups, br0, and a busybox container with a
+     memory limit and a cpuset.
+  4. QEMU is stopped, and a summary printed: each stage's time and how it was
+     made, the image's size by part, boot-to-SSH time, the check's verdict.
+
+Exit code 0 only when every step passed.
+
+Examples:
+  kiln all                      # the default board, qemu-virt, into ./out/qemu-virt
+  kiln all --out /tmp/kiln --json`,
+  )
+  .action(async (opts) => {
+    const { allCommand } = await import("./commands/all.js");
+    await allCommand({ ...opts, allowMissing: false });
   });
 
 const qemu = program
@@ -431,6 +479,11 @@ program
     const { boardsCommand } = await import("./commands/boards.js");
     await boardsCommand(opts);
   });
+
+// Paths are made absolute once, before any command sees them.
+program.hook("preAction", (_program, action) => {
+  for (const [key, value] of Object.entries(resolvePathOptions(action.opts(), process.cwd()))) action.setOptionValue(key, value);
+});
 
 async function main(): Promise<void> {
   try {

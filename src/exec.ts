@@ -4,7 +4,7 @@
  * failure into a message with the log's last lines.
  */
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { access, constants } from "node:fs/promises";
+import { access, constants, rename, rm } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
 import { execa } from "execa";
 import { CommandError, MissingToolError } from "./errors.js";
@@ -44,6 +44,8 @@ export interface RunOptions {
   what?: string;
   hint?: string;
   signal?: AbortSignal;
+  /** Called with every line of output (stdout and stderr), e.g. to count progress. */
+  onLine?: (line: string) => void;
 }
 
 export interface RunResult {
@@ -66,7 +68,15 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
     cancelSignal: opts.signal,
     stripFinalNewline: false,
   });
-  child.all?.on("data", (chunk: Buffer) => log.write(chunk.toString()));
+  let partial = "";
+  child.all?.on("data", (chunk: Buffer) => {
+    const text = chunk.toString();
+    log.write(text);
+    if (!opts.onLine) return;
+    const lines = (partial + text).split("\n");
+    partial = lines.pop() ?? "";
+    for (const l of lines) opts.onLine(l);
+  });
   const result = await child;
   if (result.failed) {
     const reason = result.isCanceled
@@ -107,4 +117,29 @@ export async function requireTool(tool: string, aptPackage: string, why: string)
   const found = await findOnPath(tool);
   if (!found) throw new MissingToolError(tool, aptPackage, why);
   return found;
+}
+
+/** The first line a tool prints about its version ("missing" when it cannot be started): an input of stages. */
+export async function toolVersion(cmd: string, args: string[] = ["--version"]): Promise<string> {
+  try {
+    const r = await execa(cmd, args, { reject: false, stdin: "ignore", env: FIXED_ENV });
+    if (r.failed && r.exitCode === undefined) return "missing";
+    return `${String(r.stdout)}${String(r.stderr)}`.split("\n")[0]?.trim() ?? "unknown";
+  } catch {
+    return "missing";
+  }
+}
+
+/** Run a filter (gzip, lzma, xz) with its standard output going to `output`, via a temporary file. */
+export async function runToFile(cmd: string, args: readonly string[], output: string, opts: Omit<RunOptions, "input">): Promise<void> {
+  const { log } = opts;
+  const tmp = `${output}.tmp-${process.pid}`;
+  log.write(`$ ${[cmd, ...args].map(shellQuote).join(" ")} > ${output}`);
+  const r = await execa(cmd, args, { env: { ...FIXED_ENV, ...opts.env }, stdin: "ignore", stdout: { file: tmp }, reject: false, cancelSignal: opts.signal });
+  if (r.failed) {
+    await rm(tmp, { force: true });
+    log.write(String(r.stderr));
+    throw new CommandError(`${opts.what ?? cmd} failed: ${cmd} ${r.isCanceled ? "was interrupted" : `exited with code ${String(r.exitCode)}`}`, { tail: log.tail(), logFile: log.file, hint: opts.hint });
+  }
+  await rename(tmp, output);
 }

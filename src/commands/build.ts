@@ -1,12 +1,19 @@
+/**
+ * Every command that builds (config, kernel, rootfs, image, build) is the one
+ * pipeline with a different `until`; this module turns their options into a
+ * build context and prints what the pipeline did.
+ */
 import { planFlash } from "../board/flash-layout.js";
 import { loadBoard } from "../board/load.js";
 import { KilnError } from "../errors.js";
-import { StageLog } from "../exec.js";
+import type { AuditReport } from "../kconfig/audit.js";
+import { formatAudit } from "../kconfig/report.js";
+import { AuditFailedError } from "../kconfig/stage.js";
 import { defaultOutDir } from "../paths.js";
+import { build, type BuildResult } from "../pipeline.js";
 import { findUnitProfile } from "../remote/profile.js";
-import type { ImageResult } from "../image/stage.js";
-import { type BuildOptions, runConfigStage, runKernelStage, STAGES, type StageName, type StageOutcome } from "../pipeline.js";
-import { join } from "node:path";
+import { type BuildContext, STAGES, type StageName, type StageOutcome } from "../stage/contract.js";
+import { describeOutcome, displayFor } from "../stage/display.js";
 
 export interface BuildCommandOptions {
   board: string;
@@ -30,6 +37,8 @@ export interface BuildCommandOptions {
   /** A probed unit whose real flash layout the image is built for. */
   unit?: string;
   flashLayout?: string;
+  /** --no-cache: do not take stage results from ~/.cache/kiln/stages */
+  cache?: boolean;
 }
 
 /** Ctrl-C stops the running make and says what was left behind. */
@@ -40,7 +49,7 @@ function interruptible(): AbortController {
   return ac;
 }
 
-export async function buildOptions(opts: BuildCommandOptions): Promise<BuildOptions> {
+export async function buildContext(opts: BuildCommandOptions): Promise<BuildContext> {
   const board = await loadBoard(opts.board);
   const force = opts.force.map((s) => {
     if (!(STAGES as readonly string[]).includes(s)) throw new KilnError(`--force ${s}: no such stage`, { hint: `stages: ${STAGES.join(", ")}` });
@@ -60,6 +69,7 @@ export async function buildOptions(opts: BuildCommandOptions): Promise<BuildOpti
     ramdisk: opts.ramdisk,
     signal: interruptible().signal,
     flash,
+    useCache: opts.cache !== false,
     rootfs: {
       profile: opts.profile,
       mirrors: opts.mirror,
@@ -75,72 +85,63 @@ export async function buildOptions(opts: BuildCommandOptions): Promise<BuildOpti
   };
 }
 
-export function report(outcomes: StageOutcome[], json: boolean, extra: object = {}): void {
+/** The pipeline up to `until`, with the progress display this terminal wants. */
+export async function runBuild(ctx: BuildContext, until: StageName): Promise<BuildResult> {
+  const display = displayFor(ctx.quiet);
+  try {
+    return await build(ctx, until, display);
+  } finally {
+    await display.settle();
+  }
+}
+
+function stageLines(stages: readonly StageOutcome[]): string {
+  return stages.map((o) => `${o.stage.padEnd(7)} ${describeOutcome(o)}\n`).join("");
+}
+
+/** What the pipeline made, for people and (with --json) for machines. */
+export function printBuild(r: BuildResult, json: boolean): void {
+  const out = {
+    stages: r.stages,
+    notes: [...r.notes, ...(r.image?.notes ?? [])],
+    ...(r.image ? { image: r.image.file, manifest: r.image.manifest } : {}),
+    ...(r.rootfs && !r.image ? { ramdisk: r.rootfs.ramdisk, compressed: r.rootfs.compressed, sbom: r.rootfs.sbom, report: r.rootfs.report, manifest: r.rootfs.manifest, warnings: r.rootfs.warnings } : {}),
+    ...(r.kernel && !r.image && !r.rootfs ? { zImage: r.kernel.zImage, release: r.kernel.release } : {}),
+  };
   if (json) {
-    process.stdout.write(`${JSON.stringify({ stages: outcomes, ...extra }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
   }
-  for (const o of outcomes) {
-    process.stdout.write(`${o.stage.padEnd(7)} ${o.ran ? `ran (${o.why.join(", ")})` : "up to date, skipped"}\n`);
-  }
+  process.stdout.write(stageLines(r.stages));
+  for (const w of r.rootfs?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+  if (r.image) process.stdout.write(`image:    ${r.image.file}\nmanifest: ${r.image.manifest}\n`);
+  else if (r.rootfs) process.stdout.write(`ramdisk:     ${r.rootfs.compressed}\nsize report: ${r.rootfs.report}\nsbom:        ${r.rootfs.sbom}\n`);
+  else if (r.kernel) process.stdout.write(`zImage:   ${r.kernel.zImage}\nrelease:  ${r.kernel.release}\n`);
+  for (const n of out.notes) process.stdout.write(`note:     ${n}\n`);
 }
 
-export async function kernelCommand(opts: BuildCommandOptions): Promise<void> {
-  const b = await buildOptions(opts);
-  const log = new StageLog(join(b.outDir, "logs", "kernel.log"));
-  const outcome = await guard(b, log, () => runKernelStage(b, log));
-  report([outcome], opts.json);
+export async function buildCommand(opts: BuildCommandOptions, until: StageName = "image"): Promise<void> {
+  const ctx = await buildContext(opts);
+  printBuild(await runBuild(ctx, until), opts.json);
 }
 
-export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
-  const b = await buildOptions(opts);
-  const outcomes: StageOutcome[] = [];
-  outcomes.push(await runConfigStage(b, new StageLog(join(b.outDir, "logs", "kconfig.log"))));
-  const klog = new StageLog(join(b.outDir, "logs", "kernel.log"));
-  outcomes.push(await guard(b, klog, () => runKernelStage(b, klog)));
-  let ramdisk = b.ramdisk;
-  if (!ramdisk && b.board.rootfs) {
-    const { runRootfsStage } = await import("../rootfs/stage.js");
-    const rootfs = await runRootfsStage({ ...b, ...b.rootfs }, new StageLog(join(b.outDir, "logs", "rootfs.log")));
-    outcomes.push(rootfs.outcome);
-    ramdisk = rootfs.ramdisk;
-  }
-  const { runImageStage } = await import("../image/stage.js");
-  const ilog = new StageLog(join(b.outDir, "logs", "image.log"));
-  const image = await runImageStage({ ...b, ramdisk }, ilog);
-  outcomes.push(image.outcome);
-  reportImage(outcomes, image, opts.json);
-}
-
-/** The stages, the image and what the image stage could not know (an unprobed flash limit). */
-export function reportImage(outcomes: StageOutcome[], image: ImageResult, json: boolean): void {
-  report(outcomes, json, { image: image.file, manifest: image.manifest, notes: image.notes });
-  if (json) return;
-  process.stdout.write(`image:    ${image.file}\nmanifest: ${image.manifest}\n`);
-  for (const n of image.notes) process.stdout.write(`note:     ${n}\n`);
-}
-
-async function guard<T>(b: BuildOptions, log: StageLog, fn: () => Promise<T>): Promise<T> {
+/** `kiln config`: the pipeline up to the config stage, and the audit printed whether it passed or not. */
+export async function configCommand(opts: BuildCommandOptions): Promise<void> {
+  const ctx = await buildContext({ ...opts, force: opts.force ?? [] });
+  let r: BuildResult;
   try {
-    return await fn();
+    r = await runBuild(ctx, "config");
   } catch (err) {
-    if (b.signal?.aborted) {
-      throw new KilnError("interrupted: the build was stopped", {
-        exitCode: 130,
-        hint: `work done so far stays in ${b.outDir} and is resumed from; no artefact was written. Log: ${log.file}`,
-      });
-    }
+    if (err instanceof AuditFailedError) process.stdout.write(opts.json ? `${JSON.stringify(err.report, null, 2)}\n` : `${err.formatted}\n`);
     throw err;
   }
-}
-
-export async function rootfsCommand(opts: BuildCommandOptions): Promise<void> {
-  const b = await buildOptions(opts);
-  const { runRootfsStage } = await import("../rootfs/stage.js");
-  const r = await runRootfsStage({ ...b, ...b.rootfs }, new StageLog(join(b.outDir, "logs", "rootfs.log")));
-  report([r.outcome], opts.json, { ramdisk: r.ramdisk, compressed: r.compressed, sbom: r.sbom, report: r.report, warnings: r.warnings });
-  if (!opts.json) {
-    for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
-    process.stdout.write(`ramdisk:     ${r.compressed}\nsize report: ${r.report}\nsbom:        ${r.sbom}\n`);
+  const c = r.config;
+  if (!c) return;
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(c.report, null, 2)}\n`);
+    return;
   }
+  process.stdout.write(`${stageLines(r.stages)}`);
+  const audit = { ...c.report, entries: c.report.options } as unknown as AuditReport;
+  process.stdout.write(`${formatAudit(audit)}\n\nconfig: ${c.configPath}\nreport: ${c.reportPath}\n`);
 }

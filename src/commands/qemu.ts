@@ -4,7 +4,7 @@ import { loadBoard } from "../board/load.js";
 import { KilnError } from "../errors.js";
 import { StageLog } from "../exec.js";
 import { instancePaths, isAlive, readInstance } from "../qemu/instance.js";
-import { prepareFlash, requireQemuBoard, startQemu, stopQemu, waitForConsole } from "../qemu/machine.js";
+import { prepareFlash, type QemuBoard, requireQemuBoard, startQemu, stopQemu, waitForConsole } from "../qemu/machine.js";
 import { sshBanner } from "../qemu/ssh-wait.js";
 
 export interface QemuStartOptions {
@@ -18,26 +18,35 @@ export interface QemuStartOptions {
   json: boolean;
 }
 
-export async function qemuStartCommand(opts: QemuStartOptions): Promise<void> {
-  const board = requireQemuBoard(await loadBoard(opts.board));
-  const name = opts.instance ?? board.name;
+export interface Booted {
+  instance: string;
+  board: string;
+  pid: number;
+  sshPort: number;
+  console: string;
+  bootSeconds: number;
+}
+
+/**
+ * Write `image` into the instance's flash (when given), start QEMU and wait for
+ * `wait`. Until the board is up, this process owns QEMU: an interrupted or
+ * failed start leaves nothing running.
+ */
+export async function bootQemu(board: QemuBoard, name: string, image: string | undefined, opts: { wait: "ssh" | "console" | "none"; ready: RegExp; timeoutMs: number }): Promise<Booted> {
   const paths = instancePaths(name);
   const log = new StageLog(join(paths.dir, "qemu.log")).reset();
-  await prepareFlash(board, paths, opts.image, log);
+  await prepareFlash(board, paths, image, log);
   const started = await startQemu(board, paths, log, name);
-
-  // Until the board is up, this process owns QEMU: an interrupted start leaves nothing running.
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const t0 = Date.now();
   try {
-    const timeoutMs = Number(opts.timeout) * 1000;
     if (opts.wait === "console") {
-      await waitForConsole(paths.console, new RegExp(opts.ready), { timeoutMs, signal: ac.signal, alive: () => isAlive(started.pid) });
+      await waitForConsole(paths.console, opts.ready, { timeoutMs: opts.timeoutMs, signal: ac.signal, alive: () => isAlive(started.pid) });
     } else if (opts.wait === "ssh") {
-      await waitForSsh(started.sshPort, paths.console, { timeoutMs, signal: ac.signal, alive: () => isAlive(started.pid) });
+      await waitForSsh(started.sshPort, paths.console, { timeoutMs: opts.timeoutMs, signal: ac.signal, alive: () => isAlive(started.pid) });
     }
   } catch (err) {
     await stopQemu(paths);
@@ -46,16 +55,22 @@ export async function qemuStartCommand(opts: QemuStartOptions): Promise<void> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-  const seconds = (Date.now() - t0) / 1000;
-  const info = { instance: name, board: board.name, pid: started.pid, ssh: { host: "127.0.0.1", port: started.sshPort }, console: paths.console, bootSeconds: seconds };
+  return { instance: name, board: board.name, pid: started.pid, sshPort: started.sshPort, console: paths.console, bootSeconds: Math.round((Date.now() - t0) / 100) / 10 };
+}
+
+export async function qemuStartCommand(opts: QemuStartOptions): Promise<void> {
+  const board = requireQemuBoard(await loadBoard(opts.board));
+  const name = opts.instance ?? board.name;
+  const b = await bootQemu(board, name, opts.image, { wait: opts.wait, ready: new RegExp(opts.ready), timeoutMs: Number(opts.timeout) * 1000 });
+  const info = { instance: name, board: board.name, pid: b.pid, ssh: { host: "127.0.0.1", port: b.sshPort }, console: b.console, bootSeconds: b.bootSeconds };
   if (opts.json) process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
   else {
     process.stdout.write(
-      `${board.name} "${name}" is up (${opts.wait === "none" ? "not waited for" : `${seconds.toFixed(1)} s`}): ssh -p ${started.sshPort} root@127.0.0.1\n` +
-        `console log: ${paths.console}\nstop it with: kiln qemu stop --instance ${name}\n`,
+      `${board.name} "${name}" is up (${opts.wait === "none" ? "not waited for" : `${b.bootSeconds.toFixed(1)} s`}): ssh -p ${b.sshPort} root@127.0.0.1\n` +
+        `console log: ${b.console}\nstop it with: kiln qemu stop --instance ${name}\n`,
     );
   }
-  if (opts.console) await attachConsole(paths.consoleSocket);
+  if (opts.console) await attachConsole(instancePaths(name).consoleSocket);
 }
 
 async function waitForSsh(port: number, consoleFile: string, opts: { timeoutMs: number; signal: AbortSignal; alive: () => boolean }): Promise<void> {

@@ -4,36 +4,27 @@
  * read back and verified. An image that cannot fit the flash partition is
  * refused before mkimage runs.
  */
-import { existsSync } from "node:fs";
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import Handlebars from "handlebars";
 import { type FlashPlan, planFlash } from "../board/flash-layout.js";
 import type { Board } from "../board/schema.js";
 import { hostKeyOfRamdisk } from "../rootfs/host-key.js";
-import { checkStamp, type Inputs, sha256File, writeStamp } from "../cache.js";
+import { type Inputs, sha256File } from "../cache.js";
 import { CheckFailedError, InputError } from "../errors.js";
-import { requireTool, run, type StageLog } from "../exec.js";
+import { requireTool, run, runToFile, type StageLog, toolVersion } from "../exec.js";
 import { tempSibling, writeFileAtomic } from "../fsutil.js";
-import { toolVersion } from "../kernel/build.js";
-import { engineHash, kernelPaths, type BuildOptions, type StageOutcome } from "../pipeline.js";
+import type { BuildContext } from "../stage/contract.js";
+import { engineHash } from "../stage/engine.js";
 import { writeDtbPartitions } from "./dtb-partitions.js";
 import { parseUImage, verifyUImage } from "./uimage.js";
+import { kib, multiImageSize } from "./size.js";
 import { modulesRamdiskCached } from "./ramdisk.js";
 
 export interface ImagePart {
   role: "kernel" | "ramdisk" | "dtb";
   file: string;
   size: number;
-}
-
-/** Bytes a multi image takes: header, the size list with its 0 terminator, parts padded to 4. */
-export function multiImageSize(parts: readonly number[]): number {
-  return 64 + 4 * (parts.length + 1) + parts.reduce((sum, s) => sum + Math.ceil(s / 4) * 4, 0);
-}
-
-export function kib(n: number): string {
-  return `${n} bytes (${(n / 1024).toFixed(1)} KiB)`;
 }
 
 /**
@@ -59,67 +50,101 @@ export function checkFits(
   return { total, limit };
 }
 
+/** The compressions of seed 004 (gzip -9, lzma -3), xz for the rootfs stage's own, or a plain copy. */
+export function compressCommand(kind: string, input: string): { cmd: string; args: string[]; pkg: string } {
+  if (kind === "gzip") return { cmd: "gzip", args: ["-9n", "-c", input], pkg: "gzip" };
+  if (kind === "lzma") return { cmd: "lzma", args: ["-3", "-c", input], pkg: "xz-utils" };
+  return { cmd: "xz", args: ["--check=crc32", "-9", "-c", input], pkg: "xz-utils" };
+}
+
 async function compress(kind: string, input: string, output: string, log: StageLog): Promise<void> {
   if (kind === "none") {
     await copyFile(input, output);
     return;
   }
-  const [cmd, args, pkg] =
-    kind === "gzip" ? ["gzip", ["-9n", "-c", input], "gzip"] : kind === "lzma" ? ["lzma", ["-3", "-c", input], "xz-utils"] : ["xz", ["--check=crc32", "-9", "-c", input], "xz-utils"];
-  await requireTool(cmd as string, pkg as string, `it compresses the ${kind} part of the image`);
-  const r = await import("execa").then(({ execa }) => execa(cmd as string, args as string[], { encoding: "buffer", stdin: "ignore", reject: false }));
-  if (r.failed) {
-    log.write(String(r.stderr));
-    throw new CheckFailedError(`${cmd} failed on ${input}`);
-  }
-  log.write(`$ ${cmd} ${(args as string[]).join(" ")} > ${output}`);
-  await writeFile(output, r.stdout as Uint8Array);
+  const c = compressCommand(kind, input);
+  await requireTool(c.cmd, c.pkg, `it compresses the ${kind} part of the image`);
+  await runToFile(c.cmd, c.args, output, { log, what: `${kind} compression of ${input}` });
 }
 
 export interface ImageResult {
-  outcome: StageOutcome;
   file: string;
   manifest: string;
   /** What the image stage could not know (flash limit, partitions), said plainly. */
   notes: string[];
 }
 
-export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<ImageResult> {
-  const { board, outDir } = opts;
+/** What the image stage needs of the kernel stage. */
+export interface ImageKernel {
+  release: string;
+  version: string;
+  epoch: number;
+  zImage: string;
+  dtb?: string;
+  modulesDir?: string;
+  configPath: string;
+}
+
+export interface ImagePlan {
+  board: Board;
+  outDir: string;
+  img: NonNullable<Board["image"]>;
+  file: string;
+  manifestFile: string;
+  art: ImageKernel;
+  work: string;
+  ramdiskSrc: string;
+  builtDtb: string | undefined;
+  plan: FlashPlan | undefined;
+  notes: string[];
+  placed: FlashPlan["placed"];
+}
+
+export function imagePaths(board: Board, outDir: string): { file: string; manifestFile: string } {
+  return { file: join(outDir, board.image?.output ?? "uImage"), manifestFile: join(outDir, "manifest.json") };
+}
+
+/**
+ * Everything the image stage reads. `ramdisk` is the pipeline's one choice
+ * (--ramdisk, the rootfs stage's, or none: then a modules-only initramfs).
+ */
+export async function planImage(ctx: BuildContext, art: ImageKernel, ramdisk: string | undefined, log: StageLog): Promise<ImagePlan> {
+  const { board, outDir } = ctx;
   const img = board.image;
   if (!img) throw new InputError(`board ${board.name} has no image settings`, `add an image: section to board/${board.name}/board.yaml`);
-  const file = join(outDir, img.output);
-  const manifestFile = join(outDir, "manifest.json");
-  const paths = kernelPaths(outDir);
-  if (!existsSync(paths.manifest)) throw new InputError(`no kernel build in ${outDir}`, `run \`kiln kernel --board ${board.name}\` or \`kiln build\` first`);
-  const art = JSON.parse(await readFile(paths.manifest, "utf8")) as { release: string; zImage: string; dtb?: string; modulesDir?: string; version: string; epoch: number };
-  await requireTool("mkimage", "u-boot-tools", "it writes the U-Boot image header");
-
+  const { file, manifestFile } = imagePaths(board, outDir);
   const work = join(outDir, "image");
   await mkdir(work, { recursive: true });
-  const ramdiskSrc = opts.ramdisk ?? (await modulesRamdiskCached(outDir, art.modulesDir, join(work, "ramdisk.cpio"), art.epoch, log));
+  const ramdiskSrc = ramdisk ?? (await modulesRamdiskCached(outDir, art.modulesDir, join(work, "ramdisk.cpio"), art.epoch, log));
   const builtDtb = img.dtbPart || board.kernel.appendDtb ? await dtbFor(board, art.dtb, work, log) : undefined;
-  const plan = opts.flash ?? planFlash(board);
-  const notes = plan?.notes ?? [];
+  const plan = ctx.flash ?? planFlash(board);
   // The partitions node goes into the DTB only when every offset and size is known.
   const placed = builtDtb ? plan?.placed : undefined;
+  return { board, outDir, img, file, manifestFile, art, work, ramdiskSrc, builtDtb, plan, notes: plan?.notes ?? [], placed };
+}
 
-  const inputs: Inputs = {
-    zImage: await sha256File(art.zImage),
-    dtb: builtDtb ? await sha256File(builtDtb) : "none",
-    ramdisk: await sha256File(ramdiskSrc),
-    "image settings": JSON.stringify(img),
+export async function imageInputs(p: ImagePlan): Promise<Inputs> {
+  const { plan, placed } = p;
+  return {
+    zImage: await sha256File(p.art.zImage),
+    dtb: p.builtDtb ? await sha256File(p.builtDtb) : "none",
+    ramdisk: await sha256File(p.ramdiskSrc),
+    "image settings": JSON.stringify(p.img),
     "flash limit": String(plan?.limit ?? "unknown"),
     "flash partitions": plan ? JSON.stringify({ layout: plan.layout, image: plan.imagePartition, node: plan.node, placed: placed ?? null }) : "none",
     mkimage: await toolVersion("mkimage", ["-V"]),
-    engine: await engineHash("./image/stage.js", "./image/uimage.js", "./image/ramdisk.js", "./image/dtb-partitions.js", "./board/flash-layout.js"),
+    engine: await engineHash("image", "board/flash-layout.js"),
   };
-  const fresh = await checkStamp(outDir, "image", inputs);
-  // A skipped stage leaves its log as it was; the notes still reach the user through the result.
-  if (fresh.fresh && !opts.force.includes("image")) return { outcome: { stage: "image", ran: false, why: [] }, file, manifest: manifestFile, notes };
-  for (const n of notes) log.write(`# note: ${n}`);
-  log.write(`# image runs: ${fresh.why.join(", ")}`);
+}
 
+export async function imagePreflight(): Promise<void> {
+  await requireTool("mkimage", "u-boot-tools", "it writes the U-Boot image header");
+}
+
+export async function makeImage(p: ImagePlan, log: StageLog): Promise<void> {
+  const { board, outDir, img, file, manifestFile, art, work, ramdiskSrc, builtDtb, plan, notes, placed } = p;
+  await imagePreflight();
+  for (const n of notes) log.write(`# note: ${n}`);
   let dtbFile = builtDtb;
   let dtbNode: string | undefined;
   if (builtDtb && placed) {
@@ -172,15 +197,15 @@ export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<
     board: board.name,
     image: { file, sha256: await sha256File(file), size: total, limit: limit ?? null, limitKnown: limit !== undefined, name },
     // The SSH host key inside: only when the packed ramdisk is the rootfs stage's, whose manifest records it.
-    sshHostKey: (await hostKeyOfRamdisk(outDir, inputs.ramdisk ?? "")) ?? null,
+    sshHostKey: (await hostKeyOfRamdisk(outDir, await sha256File(ramdiskSrc))) ?? null,
     flash: plan
       ? { layout: plan.layout, partition: plan.imagePartition, source: plan.source, dtbNode: dtbNode ?? null, partitions: placed ?? plan.partitions, notes }
       : null,
-    kernel: { version: art.version, release: art.release, configSha256: await sha256File(join(paths.objDir, ".config")) },
+    kernel: { version: art.version, release: art.release, configSha256: await sha256File(art.configPath) },
     sourceDateEpoch: art.epoch,
     parts: await Promise.all(parts.map(async (p) => ({ role: p.role, file: p.file, size: p.size, sha256: await sha256File(p.file) }))),
     tools: {
-      mkimage: inputs.mkimage,
+      mkimage: await toolVersion("mkimage", ["-V"]),
       compiler: await toolVersion(`${board.crossCompile}gcc`),
       gzip: await toolVersion("gzip"),
       lzma: await toolVersion("lzma"),
@@ -188,8 +213,6 @@ export async function runImageStage(opts: BuildOptions, log: StageLog): Promise<
     fragments: JSON.parse(await readFile(join(outDir, "kconfig", "audit.json"), "utf8").catch(() => '{"fragments":[]}')).fragments as unknown,
   };
   await writeFileAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
-  await writeStamp(outDir, "image", inputs, [file, manifestFile]);
-  return { outcome: { stage: "image", ran: true, why: fresh.why }, file, manifest: manifestFile, notes };
 }
 
 function hex(n: number): string {

@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Board } from "../board/schema.js";
 import { CheckFailedError, InputError } from "../errors.js";
-import { requireTool, run, StageLog } from "../exec.js";
+import { requireTool, run, type StageLog } from "../exec.js";
 import { writeFileAtomic } from "../fsutil.js";
 import { type KernelSource, prepareKernelSource } from "../kernel/source.js";
 import type { Step } from "../steps.js";
@@ -44,10 +44,10 @@ export interface ConfigContext extends ConfigInput {
   reportPath: string;
 }
 
-export function configContext(input: ConfigInput): ConfigContext {
+export function configContext(input: ConfigInput, log: StageLog): ConfigContext {
   return {
     ...input,
-    log: new StageLog(join(input.outDir, "logs", "kconfig.log")).reset(),
+    log,
     objDir: join(input.outDir, "kernel"),
     configPath: join(input.outDir, "kernel", ".config"),
     reportPath: join(input.outDir, "kconfig", "audit.json"),
@@ -81,15 +81,6 @@ export const configSteps: Step<ConfigContext>[] = [
     },
   },
   {
-    title: "Apply the board's defconfig",
-    run: async (ctx, update) => {
-      ctx.defconfig = await pickDefconfig(ctx.source as KernelSource, ctx.board);
-      update(ctx.defconfig);
-      await mkdir(ctx.objDir, { recursive: true });
-      await run("make", makeArgs(ctx, ctx.defconfig), { log: ctx.log, what: `make ${ctx.defconfig}` });
-    },
-  },
-  {
     title: "Read the tree's Kconfig files",
     run: async (ctx, update) => {
       const arch = ctx.board.arch;
@@ -115,6 +106,15 @@ export const configSteps: Step<ConfigContext>[] = [
       ctx.fragments = refs;
       ctx.planned = planRequests(requests, await loadRenames(), tree);
       update(`${requests.length} options from ${refs.map((r) => r.name).join(", ")}`);
+    },
+  },
+  {
+    title: "Apply the board's defconfig",
+    run: async (ctx, update) => {
+      ctx.defconfig = await pickDefconfig(ctx.source as KernelSource, ctx.board);
+      update(ctx.defconfig);
+      await mkdir(ctx.objDir, { recursive: true });
+      await run("make", makeArgs(ctx, ctx.defconfig), { log: ctx.log, what: `make ${ctx.defconfig}` });
     },
   },
   {
@@ -210,5 +210,27 @@ export function assertAudit(ctx: ConfigContext): void {
       `${report.counts.failed} requested option(s) did not land in ${ctx.configPath}`,
       "fix the fragments (see the reasons above), or pass --allow-missing to accept the config anyway",
     );
+  }
+}
+
+/** The audit failed: carries the report so that `kiln config` can still print it. */
+export class AuditFailedError extends CheckFailedError {
+  constructor(
+    message: string,
+    hint: string,
+    readonly report: object,
+    readonly formatted: string,
+  ) {
+    super(message, hint);
+    this.name = "AuditFailedError";
+  }
+}
+
+export function assertAuditOrThrow(ctx: ConfigContext, format: (r: AuditReport) => string): void {
+  try {
+    assertAudit(ctx);
+  } catch (err) {
+    if (err instanceof CheckFailedError && ctx.report) throw new AuditFailedError(err.message, err.hint ?? "", reportJson(ctx), format(ctx.report));
+    throw err;
   }
 }

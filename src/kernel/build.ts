@@ -22,6 +22,17 @@ export function reproducibleEnv(epoch: number): Record<string, string> {
   };
 }
 
+/**
+ * ccache shared by every output directory. The kernel names sources by their
+ * absolute path in the (cached) tree and objects relative to O=, so leaving
+ * base_dir unset keeps every compile line the same whichever O= it runs in; a
+ * base_dir would rewrite the source paths relative to O= and make each output
+ * directory miss. hash_dir off: the working directory (O=) matters only to -g.
+ */
+export function ccacheEnv(): Record<string, string> {
+  return { CCACHE_DIR: join(cacheDir(), "ccache"), CCACHE_NOHASHDIR: "1", CCACHE_BASEDIR: "", CCACHE_MAXSIZE: "5G" };
+}
+
 export interface KernelBuildInput {
   board: Board;
   sourceDir: string;
@@ -31,6 +42,9 @@ export interface KernelBuildInput {
   epoch: number;
   jobs?: number;
   signal?: AbortSignal;
+  /** every line make prints (progress) */
+  onLine?: (line: string) => void;
+  status?: (text: string) => void;
 }
 
 export interface KernelArtifacts {
@@ -56,13 +70,14 @@ export async function compilerArgs(board: Board): Promise<string[]> {
 export async function buildKernel(input: KernelBuildInput): Promise<KernelArtifacts> {
   const { board, log } = input;
   const common = ["-C", input.sourceDir, `O=${input.objDir}`, `ARCH=${board.arch}`, `CROSS_COMPILE=${board.crossCompile}`, ...(await compilerArgs(board))];
-  const env = { ...reproducibleEnv(input.epoch), CCACHE_DIR: join(cacheDir(), "ccache"), CCACHE_BASEDIR: input.sourceDir, CCACHE_NOHASHDIR: "1" };
+  const env = { ...reproducibleEnv(input.epoch), ...ccacheEnv() };
   const jobs = input.jobs ?? cpus().length;
-  await run("make", [...common, `-j${jobs}`, ...makeTargets(board)], { log, env, what: "kernel build", signal: input.signal });
+  await run("make", [...common, `-j${jobs}`, ...makeTargets(board)], { log, env, what: "kernel build", signal: input.signal, onLine: input.onLine });
 
   const release = (await run("make", ["-s", ...common, "kernelrelease"], { log, env, what: "make kernelrelease" })).stdout.trim();
   let modulesDir: string | undefined;
   if (board.kernel.targets.includes("modules")) {
+    input.status?.("make modules_install");
     await rm(input.stagingDir, { recursive: true, force: true });
     await mkdir(input.stagingDir, { recursive: true });
     await run("make", [...common, `INSTALL_MOD_PATH=${input.stagingDir}`, "INSTALL_MOD_STRIP=1", "modules_install"], {
@@ -83,14 +98,4 @@ async function findDtb(objDir: string, arch: string, name: string): Promise<stri
     if (existsSync(candidate)) return candidate;
   }
   throw new Error(`the kernel build finished but ${name} is not in ${join(objDir, "arch", arch, "boot", "dts")}`);
-}
-
-export async function toolVersion(cmd: string, args: string[] = ["--version"]): Promise<string> {
-  try {
-    const { execa } = await import("execa");
-    const r = await execa(cmd, args, { reject: false, stdin: "ignore" });
-    return `${String(r.stdout)}${String(r.stderr)}`.split("\n")[0]?.trim() ?? "unknown";
-  } catch {
-    return "missing";
-  }
 }

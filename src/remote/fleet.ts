@@ -5,6 +5,7 @@
  * and one error naming every board that failed.
  */
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { Listr } from "listr2";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -41,7 +42,10 @@ export async function targetsFrom(opts: Omit<FleetOptions, "parallel" | "json">,
   if (opts.inventory) {
     const parsed = InventorySchema.safeParse(parseYaml(await readFile(opts.inventory, "utf8")));
     if (!parsed.success) throw new InputError(`${opts.inventory}: not a list of hosts: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    for (const e of parsed.data) targets.push(typeof e === "string" ? { ...base, host: e } : { ...base, ...e, port: e.port ?? base.port, user: e.user ?? base.user });
+    // A key named in the inventory is relative to where kiln was started, like every path given to kiln.
+    for (const e of parsed.data) {
+      targets.push(typeof e === "string" ? { ...base, host: e } : { ...base, ...e, port: e.port ?? base.port, user: e.user ?? base.user, identity: e.identity ? resolve(e.identity) : base.identity });
+    }
   }
   if (targets.length === 0) throw new InputError(`no board to ${verb}`, "pass --host H (repeatable) or --inventory FILE");
   for (const t of targets) {

@@ -13,15 +13,15 @@ import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { imagePartitionNames } from "../board/flash-layout.js";
 import type { Board } from "../board/schema.js";
-import { ensureHostKey } from "./host-key.js";
-import { checkStamp, type Inputs, sha256File, sha256Text, writeStamp } from "../cache.js";
+import { ensureHostKey, hostKeyPath } from "./host-key.js";
+import { type Inputs, sha256File, sha256Text } from "../cache.js";
 import { CheckFailedError, InputError, KilnError } from "../errors.js";
-import { requireTool, run, type StageLog } from "../exec.js";
+import { requireTool, run, type StageLog, toolVersion } from "../exec.js";
 import { writeFileAtomic } from "../fsutil.js";
-import { multiImageSize } from "../image/stage.js";
-import { toolVersion } from "../kernel/build.js";
+import { multiImageSize } from "../image/size.js";
 import { cacheDir, dataDir } from "../paths.js";
-import { engineHash, kernelPaths, type BuildOptions, type StageOutcome } from "../pipeline.js";
+import type { BuildContext, RootfsOptions } from "../stage/contract.js";
+import { engineHash } from "../stage/engine.js";
 import { kernelNeeds, unmetNeeds } from "./kernel-needs.js";
 import { hostSources, mirrorOption, selectSuites, type SuiteSource } from "./apt-sources.js";
 import { ensureBinfmt } from "./binfmt.js";
@@ -34,33 +34,9 @@ import { flashBudget, formatReport, mib, packageSizes, ramBudget, type SizeRepor
 import { makeSbom } from "./sbom.js";
 import { type NetMode, renderTemplates, type RenderedFile, templateContext, templateFiles } from "./templates.js";
 
-export interface RootfsOptions {
-  /** a name from rootfs/profiles/ or a path to a profile .yaml (default: "default") */
-  profile?: string;
-  /** --mirror: "URI" or "URI suite...", instead of the host's apt sources */
-  mirrors?: string[];
-  /** fail instead of dropping an update suite that cannot be downloaded */
-  strictSuites?: boolean;
-  net?: NetMode;
-  /** static address of br0 (or the NIC with macvlan), CIDR; DHCP when absent */
-  address?: string;
-  gateway?: string;
-  dns?: string[];
-  /** public key files for /root/.ssh/authorized_keys */
-  authorizedKeys?: string[];
-  /** set root's password (hashed; never logged, never in a stamp in clear) */
-  rootPassword?: string;
-  /** start from this ramdisk (cpio, gzip/xz/lzma cpio, or ext2 image) */
-  baseRamdisk?: string;
-  /** where /etc/apt lives (tests) */
-  aptDir?: string;
-}
-
-/** "rootfs" joins StageName when the pipeline lists the stage. */
-export type RootfsOutcome = Omit<StageOutcome, "stage"> & { stage: "rootfs" };
+export type { RootfsOptions };
 
 export interface RootfsResult {
-  outcome: RootfsOutcome;
   /** the uncompressed newc cpio: what the image stage compresses */
   ramdisk: string;
   /** the same, compressed the board's way (what the budget measured) */
@@ -103,19 +79,15 @@ export function debianArch(board: Board): string {
   throw new InputError(`no Debian architecture known for board arch ${board.arch}`);
 }
 
-interface KernelInfo {
+/** What the rootfs stage needs of the kernel build (the kernel stage's result). */
+export interface KernelInfo {
   release?: string;
   version?: string;
   modulesDir?: string;
   zImage?: string;
   dtb?: string;
   epoch?: number;
-}
-
-async function kernelInfo(outDir: string): Promise<KernelInfo | undefined> {
-  const f = kernelPaths(outDir).manifest;
-  if (!existsSync(f)) return undefined;
-  return JSON.parse(await readFile(f, "utf8")) as KernelInfo;
+  configPath?: string;
 }
 
 /** Public keys only: a private key in authorized_keys would be a leak, so it is refused. */
@@ -163,65 +135,82 @@ export async function resolveSuites(profile: Profile, opts: RootfsOptions, debAr
   return suites;
 }
 
-export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: StageLog): Promise<RootfsResult> {
-  const { board, outDir } = opts;
+/** Everything the rootfs stage decides before it runs: read once, used for the inputs and the run. */
+export interface RootfsPlan {
+  board: Board & { rootfs: NonNullable<Board["rootfs"]> };
+  outDir: string;
+  opts: RootfsOptions;
+  compression: Compression;
+  paths: RootfsPaths;
+  profile: Profile;
+  debArch: string;
+  kernel: KernelInfo | undefined;
+  suites: SuiteSource[];
+  net: { net: NetMode; address?: string; gateway?: string; dns: string[] };
+  ctx: ReturnType<typeof templateContext>;
+  rendered: RenderedFile[];
+  authorizedKeys: string;
+  shadowHash: string | undefined;
+  kernelConfig: string;
+}
+
+export async function planRootfs(build: BuildContext, kernel: KernelInfo | undefined, log: StageLog): Promise<RootfsPlan> {
+  const { board, outDir } = build;
+  const opts = build.rootfs ?? {};
   if (!board.rootfs) throw new InputError(`board ${board.name} has no rootfs settings`, `add a rootfs: section to board/${board.name}/board.yaml`);
   const compression: Compression = board.image?.ramdiskCompression ?? "gzip";
   const paths = rootfsPaths(outDir, compression);
   const profile = await loadProfile(opts.profile ?? "default");
   const debArch = debianArch(board);
-  const kernel = await kernelInfo(outDir);
   const suites = await resolveSuites(profile, opts, debArch);
-  const net = { net: opts.net ?? "veth", address: opts.address, gateway: opts.gateway, dns: opts.dns ?? [] } as const;
-  const ctx = templateContext(board, profile, kernel ?? {}, { ...net, dns: [...net.dns] }, opts.rootPassword !== undefined);
+  const net = { net: opts.net ?? "veth", address: opts.address, gateway: opts.gateway, dns: [...(opts.dns ?? [])] };
+  const ctx = templateContext(board, profile, kernel ?? {}, net, opts.rootPassword !== undefined);
   const rendered = [...(await renderTemplates(ctx)), ...(await kilnTools(board))];
   const authorizedKeys = await readAuthorizedKeys(opts.authorizedKeys ?? []);
   if (opts.rootPassword === "") throw new InputError("--root-password is empty", "leave it out: root then has no password (console shell, SSH by key only)");
   const shadowHash = opts.rootPassword !== undefined ? await hashPassword(opts.rootPassword, board.name, log) : undefined;
-  const moduleFiles = await modulesFingerprint(kernel?.modulesDir);
-  const kernelConfig = join(kernelPaths(outDir).objDir, ".config");
-  const hostKey = await ensureHostKey(outDir);
+  const kernelConfig = kernel?.configPath ?? join(outDir, "kernel", ".config");
+  return { board: board as RootfsPlan["board"], outDir, opts, compression, paths, profile, debArch, kernel, suites, net, ctx, rendered, authorizedKeys, shadowHash, kernelConfig };
+}
 
-  const inputs: Inputs = {
+/**
+ * The stage's inputs. The SSH host key is not one: it is an output (made on
+ * the first run, kept after), so a root filesystem taken from the cache brings
+ * its key along.
+ */
+export async function rootfsInputs(plan: RootfsPlan): Promise<Inputs> {
+  const { board, profile, opts, kernel, kernelConfig, net, compression, debArch } = plan;
+  const moduleFiles = await modulesFingerprint(kernel?.modulesDir);
+  return {
     profile: `${profile.name} ${await sha256File(profile.file)}`,
     templates: await hashDir((await templateFiles()).map((f) => f.slice(join(dataDir("rootfs"), "templates").length + 1)), join(dataDir("rootfs"), "templates")),
     options: JSON.stringify({ net, compression, rootfs: board.rootfs, flash: board.flash?.maxImageSize ?? null, strict: opts.strictSuites ?? false, arch: debArch }),
-    "rendered files": sha256Text(rendered.map((r) => `${r.path}\n${r.content}`).join("\n")),
-    "authorized keys": sha256Text(authorizedKeys),
-    "root password": shadowHash ?? "none",
-    mirrors: suites.map((s) => `${s.suite} ${s.uri} ${s.components.join(",")}`).join("; "),
+    "rendered files": sha256Text(plan.rendered.map((r) => `${r.path}\n${r.content}`).join("\n")),
+    "authorized keys": sha256Text(plan.authorizedKeys),
+    "root password": plan.shadowHash ?? "none",
+    mirrors: plan.suites.map((s) => `${s.suite} ${s.uri} ${s.components.join(",")}`).join("; "),
     "kernel release": kernel?.release ?? "no kernel build",
     modules: kernel?.modulesDir ? await hashDir(moduleFiles, kernel.modulesDir) : "none",
-    "ssh host key": hostKey.fingerprint,
     "kernel .config": existsSync(kernelConfig) ? await sha256File(kernelConfig) : "none",
     "base ramdisk": opts.baseRamdisk ? await sha256File(opts.baseRamdisk).catch(() => "missing") : "none",
     mmdebstrap: await toolVersion("mmdebstrap"),
-    engine: await engineHash(
-      "./rootfs/stage.js",
-      "./rootfs/mmdebstrap.js",
-      "./rootfs/suites.js",
-      "./rootfs/apt-sources.js",
-      "./rootfs/modules.js",
-      "./rootfs/pack.js",
-      "./rootfs/templates.js",
-      "./rootfs/sbom.js",
-      "./rootfs/dpkg.js",
-      "./rootfs/report.js",
-      "./rootfs/profile.js",
-      "./rootfs/binfmt.js",
-      "./rootfs/kernel-needs.js",
-      "./rootfs/host-key.js",
-    ),
+    engine: await engineHash("rootfs", "flashcfg", "image/size.js"),
   };
-  const fresh = await checkStamp(outDir, "rootfs", inputs);
-  if (fresh.fresh && !(opts.force as readonly string[]).includes("rootfs")) {
-    const warnings = await previousWarnings(paths.manifest);
-    for (const w of warnings) log.write(`# up to date, but: ${w}`);
-    return { outcome: { stage: "rootfs", ran: false, why: [] }, ramdisk: paths.ramdisk, compressed: paths.compressed, sbom: paths.sbom, report: paths.report, manifest: paths.manifest, warnings };
-  }
-  log.write(`# rootfs runs: ${fresh.why.join(", ")}`);
-  if (!kernel) log.write(`# WARNING: no kernel build in ${outDir}: no modules staged, cgroup layout ${ctx.cgroup} assumed`);
+}
 
+export function rootfsOutputs(plan: Pick<RootfsPlan, "paths" | "outDir">): string[] {
+  const p = plan.paths;
+  return [p.ramdisk, p.compressed, p.sbom, p.report, p.reportJson, p.manifest, hostKeyPath(plan.outDir)];
+}
+
+export async function rootfsResult(outDir: string, compression: Compression): Promise<RootfsResult> {
+  const paths = rootfsPaths(outDir, compression);
+  const warnings = await previousWarnings(paths.manifest);
+  return { ramdisk: paths.ramdisk, compressed: paths.compressed, sbom: paths.sbom, report: paths.report, manifest: paths.manifest, warnings };
+}
+
+/** Tools and root: checked before the first stage of a build runs, and again here. */
+export async function rootfsPreflight(hashesPassword: boolean): Promise<void> {
   for (const [tool, pkg, why] of [
     ["mmdebstrap", "mmdebstrap", "it makes the Debian root filesystem"],
     ["arch-test", "arch-test", "mmdebstrap needs it for a foreign architecture"],
@@ -229,9 +218,18 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
     ["depmod", "kmod", "it indexes the staged kernel modules"],
     ["openssl", "openssl", "it hashes the root password"],
   ] as const) {
-    if (tool !== "openssl" || shadowHash) await requireTool(tool, pkg, why);
+    if (tool !== "openssl" || hashesPassword) await requireTool(tool, pkg, why);
   }
   if (process.getuid?.() !== 0) throw new KilnError("kiln rootfs must run as root", { hint: "mmdebstrap --mode=root and the cpio of a root with its owners and device nodes need root: run it with sudo", exitCode: 2 });
+}
+
+export async function buildRootfs(plan: RootfsPlan, log: StageLog, status: (text: string) => void, signal: AbortSignal | undefined): Promise<void> {
+  const { board, outDir, opts, paths, profile, debArch, kernel, suites, net, ctx, rendered, authorizedKeys, shadowHash, kernelConfig, compression } = plan;
+  const mmdebstrapVersion = await toolVersion("mmdebstrap");
+  const hostKey = await ensureHostKey(outDir);
+  if (!kernel) log.write(`# WARNING: no kernel build in ${outDir}: no modules staged, cgroup layout ${ctx.cgroup} assumed`);
+
+  await rootfsPreflight(shadowHash !== undefined);
   await ensureBinfmt(debArch, log);
 
   const epoch = epochOf(kernel);
@@ -240,6 +238,7 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
   await mkdir(paths.work, { recursive: true });
   try {
     const debRoot = join(paths.work, "root");
+    status(`mmdebstrap: Debian ${profile.release} ${debArch}, ${profile.packages.length} packages and what they need`);
     const deb = await debootstrap({
       profile,
       suites,
@@ -249,7 +248,7 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
       strictSuites: opts.strictSuites ?? false,
       epoch,
       log,
-      signal: opts.signal,
+      signal,
     });
     log.write(`# mmdebstrap: suites ${deb.usedSuites.join(", ")}; ${deb.downloaded.length} .debs downloaded, ${deb.cached} from the cache`);
 
@@ -310,12 +309,13 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
       properties,
       tools: [
         { name: "kiln", version: "0.1.0" },
-        { name: "mmdebstrap", version: inputs.mmdebstrap ?? "unknown" },
+        { name: "mmdebstrap", version: mmdebstrapVersion },
       ],
     });
 
     const cpio = join(paths.work, "ramdisk.cpio");
     const compressed = join(paths.work, "ramdisk.compressed");
+    status(`packing the initramfs (cpio, ${compression})`);
     await packCpio(root, cpio, epoch, log);
     await compressFile(compression, cpio, compressed, log);
     await rm(root, { recursive: true, force: true });
@@ -374,7 +374,7 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
       sourceDateEpoch: epoch,
       sizes: { unpacked: sizes.total, cpio: cpioSize, compressed: compSize, compression },
       files: {} as Record<string, { sha256: string; size: number }>,
-      tools: { mmdebstrap: inputs.mmdebstrap },
+      tools: { mmdebstrap: mmdebstrapVersion },
     };
     await rename(cpio, paths.ramdisk);
     await rename(compressed, paths.compressed);
@@ -382,16 +382,6 @@ export async function runRootfsStage(opts: BuildOptions & RootfsOptions, log: St
     for (const f of [paths.ramdisk, paths.compressed, paths.sbom]) manifest.files[f] = { sha256: await sha256File(f), size: (await stat(f)).size };
     await writeFileAtomic(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
     for (const w of warnings) log.write(`# ${w}`);
-    await writeStamp(outDir, "rootfs", inputs, [paths.ramdisk, paths.compressed, paths.sbom, paths.report, paths.manifest]);
-    return {
-      outcome: { stage: "rootfs", ran: true, why: fresh.why },
-      ramdisk: paths.ramdisk,
-      compressed: paths.compressed,
-      sbom: paths.sbom,
-      report: paths.report,
-      manifest: paths.manifest,
-      warnings,
-    };
   } finally {
     await unmountUnder(paths.work, log);
     await rm(paths.work, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -34,6 +34,20 @@ describe("stage cache decisions", () => {
 
   it("runs again when an output went missing", async () => {
     rmSync(artefact);
-    expect((await checkStamp(out, "kernel", kernel)).why).toEqual([`${artefact} is missing`]);
+    expect((await checkStamp(out, "kernel", kernel)).why).toEqual(["zImage is missing"]);
+  });
+
+  it("runs again when an output was changed behind its back, not when only its mtime moved", async () => {
+    writeFileSync(artefact, "x");
+    await writeStamp(out, "kernel", kernel, [artefact]);
+    utimesSync(artefact, new Date(2001, 1, 1), new Date(2001, 1, 1));
+    expect(await checkStamp(out, "kernel", kernel)).toEqual({ fresh: true, why: [] });
+    writeFileSync(artefact, "y");
+    expect((await checkStamp(out, "kernel", kernel)).why).toEqual(["output zImage changed since it was built"]);
+  });
+
+  it("a stamp of an older kiln is not trusted", async () => {
+    writeFileSync(join(out, "stamps", "kernel.json"), JSON.stringify({ stage: "kernel", inputs: kernel, outputs: [artefact] }));
+    expect((await checkStamp(out, "kernel", kernel)).why).toEqual(["its stamp is from an older kiln"]);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { loadBoard } from "../../src/board/load.js";
 import { CheckFailedError } from "../../src/errors.js";
-import { checkFits, multiImageSize } from "../../src/image/stage.js";
+import { checkFits } from "../../src/image/stage.js";
+import { multiImageSize } from "../../src/image/size.js";
 
 describe("image size against the flash partition", () => {
   it("counts the header, the size list and the 4-byte padding of each part", () => {
