@@ -214,7 +214,9 @@ limit. Without either, kiln says the limit is unknown until the board is probed.
 
 flashFlags(buildFlags(program.command("image")))
   .description("Pack the board's U-Boot uImage from the built kernel and a ramdisk, verify it, and check it fits the flash partition")
+  .addOption(new Option("--no-deps", "only pack: take the kernel (and rootfs) as they are in --out, without running or checking their stages"))
   .option("--ramdisk <file>", "ramdisk to pack (default: the rootfs stage's output, else a modules-only initramfs)")
+  .addHelpText("after", "\nLike every building command, it runs the earlier stages first (each skipped when up to date);\n--no-deps packs what --out already holds.")
   .action(async (opts) => {
     const { buildCommand } = await import("./commands/build.js");
     await buildCommand(opts, "image");

@@ -6,6 +6,7 @@
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { access, constants, rename, rm } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
+import { type ChildProcess, spawn } from "node:child_process";
 import { execa } from "execa";
 import { CommandError, MissingToolError } from "./errors.js";
 
@@ -142,4 +143,27 @@ export async function runToFile(cmd: string, args: readonly string[], output: st
     throw new CommandError(`${opts.what ?? cmd} failed: ${cmd} ${r.isCanceled ? "was interrupted" : `exited with code ${String(r.exitCode)}`}`, { tail: log.tail(), logFile: log.file, hint: opts.hint });
   }
   await rename(tmp, output);
+}
+
+export interface Captured {
+  stdout: string;
+  stderr: string;
+  exitCode: number | undefined;
+  /** the command is not installed */
+  missing: boolean;
+  timedOut: boolean;
+}
+
+/**
+ * Run a command whose exit code says little (lxc-checkconfig, mkimage -l):
+ * never throws for the command's own failure; the caller reads its output.
+ */
+export async function capture(cmd: string, args: readonly string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Captured> {
+  const r = await execa(cmd, args, { env: { ...FIXED_ENV, ...opts.env }, reject: false, stdin: "ignore", timeout: opts.timeoutMs });
+  return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode, missing: r.code === "ENOENT", timedOut: r.timedOut || r.isTerminated };
+}
+
+/** Start a long-running program in its own process group (QEMU), stderr piped, outliving kiln when unref'd. */
+export function spawnDetached(cmd: string, args: readonly string[]): ChildProcess {
+  return spawn(cmd, args, { detached: true, stdio: ["ignore", "ignore", "pipe"] });
 }

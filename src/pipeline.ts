@@ -9,7 +9,7 @@ import { configStage, type ConfigResult } from "./stages/config.js";
 import { imageStage, type ImageResult } from "./stages/image.js";
 import { kernelStage, type KernelResult } from "./stages/kernel.js";
 import { rootfsStage, type RootfsResult } from "./stages/rootfs.js";
-import { type BuildContext, STAGES, type StageName, type StageOutcome } from "./stage/contract.js";
+import { type BuildContext, type Stage, STAGES, type StageName, type StageOutcome } from "./stage/contract.js";
 import { type Display, silentDisplay } from "./stage/display.js";
 import { withLock } from "./stage/lock.js";
 import { runStage } from "./stage/runner.js";
@@ -30,13 +30,18 @@ export function plannedStages(ctx: BuildContext, until: StageName): StageName[] 
   return STAGES.slice(0, STAGES.indexOf(until) + 1).filter((s) => s !== "rootfs" || withRootfs);
 }
 
-export async function build(ctx: BuildContext, until: StageName = "image", display: Display = silentDisplay): Promise<BuildResult> {
-  const planned = plannedStages(ctx, until);
+/**
+ * `noDeps`: run only the `until` stage; the earlier ones' results are read from
+ * the output directory as they are (`kiln image --no-deps` on a kernel built elsewhere).
+ */
+export async function build(ctx: BuildContext, until: StageName = "image", display: Display = silentDisplay, noDeps = false): Promise<BuildResult> {
+  const planned = plannedStages(ctx, until).filter((s) => !noDeps || s === until);
   const stage = { config: configStage, kernel: kernelStage, rootfs: rootfsStage, image: imageStage };
   for (const name of planned) await stage[name].preflight(ctx);
   return withLock(ctx.outDir, async (lockNote) => {
     const r: BuildResult = { stages: [], notes: lockNote ? [lockNote] : [] };
-    const step = async <Up, R>(s: import("./stage/contract.js").Stage<Up, R>, up: Up): Promise<R> => {
+    const step = async <Up, R>(s: Stage<Up, R>, up: Up): Promise<R> => {
+      if (!planned.includes(s.name)) return s.result(ctx, up);
       const { outcome, result } = await runStage(s, ctx, up, display);
       r.stages.push(outcome);
       return result;
@@ -45,7 +50,7 @@ export async function build(ctx: BuildContext, until: StageName = "image", displ
     if (until === "config") return r;
     r.kernel = await step(kernelStage, { config: r.config });
     if (until === "kernel") return r;
-    if (planned.includes("rootfs")) r.rootfs = await step(rootfsStage, { kernel: r.kernel });
+    if (plannedStages(ctx, until).includes("rootfs")) r.rootfs = await step(rootfsStage, { kernel: r.kernel });
     if (until === "rootfs") return r;
     r.image = await step(imageStage, { kernel: r.kernel, ramdisk: ctx.ramdisk ?? r.rootfs?.ramdisk });
     return r;

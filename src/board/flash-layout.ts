@@ -6,8 +6,7 @@
  * and the size limit of the kernel-image partition, when that is known.
  */
 import { InputError } from "../errors.js";
-import type { LoadedProfile } from "../remote/profile.js";
-import { matchIdentity } from "../remote/probe.js";
+import { matchIdentity } from "./identity.js";
 import { suggest } from "./load.js";
 import type { Board, FlashPartition } from "./schema.js";
 
@@ -93,12 +92,18 @@ export function placePartitions(partitions: readonly FlashPartition[], chipSize:
   });
 }
 
+/** What a probed unit's profile (remote/profile.ts) says that the flash plan needs. */
+export interface UnitFacts {
+  file: string;
+  profile: { host: string; port: number; model?: string; cpuinfoHardware?: string; mtd: { name: string; size: number }[] };
+}
+
 /**
  * The unit must be this board, and its /proc/mtd must show this layout's
  * names in this order (the order offsets are derived in). Its sizes are the
  * measured facts; board data that says otherwise is wrong and is refused.
  */
-function partitionsFromUnit(board: Board, l: Layout, unit: LoadedProfile): FlashPartition[] {
+function partitionsFromUnit(board: Board, l: Layout, unit: UnitFacts): FlashPartition[] {
   const { profile: p, file } = unit;
   const where = `unit ${p.host}:${p.port} (profile ${file})`;
   const id = matchIdentity(board, { model: p.model, cpuinfoHardware: p.cpuinfoHardware });
@@ -150,7 +155,7 @@ function checkPlaced(placed: readonly PlacedPartition[], chipSize: number | unde
   });
 }
 
-export function planFlash(board: Board, opts: { layout?: string; unit?: LoadedProfile } = {}): FlashPlan | undefined {
+export function planFlash(board: Board, opts: { layout?: string; unit?: UnitFacts } = {}): FlashPlan | undefined {
   const l = selectLayout(board, opts.layout);
   if (!l || !board.flash) return undefined;
   const partitions = opts.unit ? partitionsFromUnit(board, l, opts.unit) : l.partitions;

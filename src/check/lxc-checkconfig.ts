@@ -10,19 +10,11 @@
 import { copyFile, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { execa } from "execa";
 import { CommandError, InputError, KilnError } from "../errors.js";
-import type { ReadinessReport } from "./readiness.js";
+import { capture } from "../exec.js";
+import type { CrossCheck, ReadinessReport } from "./readiness.js";
 import { lxcStatusOf } from "./readiness.js";
 
-export interface CrossCheck {
-  tool: "lxc-checkconfig";
-  /** Labels both answered the same way. */
-  agreed: number;
-  disagreements: { label: string; kiln: string; lxc: string }[];
-  /** Labels lxc-checkconfig answered that kiln has no check for: a gap in kiln's table. */
-  lxcOnly: string[];
-}
 
 /**
  * Lines that describe the machine running lxc-checkconfig, not the config it
@@ -126,14 +118,9 @@ export async function runHostLxcCheckconfig(configPath: string): Promise<string 
       config = join(tmp, "config");
       await copyFile(path, config);
     }
-    const r = await execa("lxc-checkconfig", [], {
-      env: { CONFIG: config, LANG: "C", LC_ALL: "C" },
-      reject: false,
-      stdin: "ignore",
-      timeout: 120_000,
-    });
-    if (r.code === "ENOENT") return undefined;
-    if (r.timedOut || r.isTerminated) {
+    const r = await capture("lxc-checkconfig", [], { env: { CONFIG: config }, timeoutMs: 120_000 });
+    if (r.missing) return undefined;
+    if (r.timedOut) {
       throw new CommandError(`lxc-checkconfig did not finish on ${configPath}`, {
         tail: `${r.stdout}\n${r.stderr}`.trim().split("\n").slice(-10),
       });

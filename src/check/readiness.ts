@@ -11,9 +11,17 @@
 import type { ParsedConfig } from "../kconfig/dotconfig.js";
 import { configValue } from "../kconfig/dotconfig.js";
 import { CheckFailedError } from "../errors.js";
-import type { CrossCheck } from "./lxc-checkconfig.js";
 
-export type { CrossCheck } from "./lxc-checkconfig.js";
+
+/** Where kiln and the host's lxc-checkconfig disagree on one config. */
+export interface CrossCheck {
+  tool: "lxc-checkconfig";
+  /** Labels both answered the same way. */
+  agreed: number;
+  disagreements: { label: string; kiln: string; lxc: string }[];
+  /** Labels lxc-checkconfig answered that kiln has no check for: a gap in kiln's table. */
+  lxcOnly: string[];
+}
 
 export type Need = "required" | "optional";
 

@@ -39,6 +39,8 @@ export interface BuildCommandOptions {
   flashLayout?: string;
   /** --no-cache: do not take stage results from ~/.cache/kiln/stages */
   cache?: boolean;
+  /** --no-deps: only this command's own stage */
+  deps?: boolean;
 }
 
 /** Ctrl-C stops the running make and says what was left behind. */
@@ -86,10 +88,10 @@ export async function buildContext(opts: BuildCommandOptions): Promise<BuildCont
 }
 
 /** The pipeline up to `until`, with the progress display this terminal wants. */
-export async function runBuild(ctx: BuildContext, until: StageName): Promise<BuildResult> {
+export async function runBuild(ctx: BuildContext, until: StageName, noDeps = false): Promise<BuildResult> {
   const display = displayFor(ctx.quiet);
   try {
-    return await build(ctx, until, display);
+    return await build(ctx, until, display, noDeps);
   } finally {
     await display.settle();
   }
@@ -122,7 +124,7 @@ export function printBuild(r: BuildResult, json: boolean): void {
 
 export async function buildCommand(opts: BuildCommandOptions, until: StageName = "image"): Promise<void> {
   const ctx = await buildContext(opts);
-  printBuild(await runBuild(ctx, until), opts.json);
+  printBuild(await runBuild(ctx, until, opts.deps === false), opts.json);
 }
 
 /** `kiln config`: the pipeline up to the config stage, and the audit printed whether it passed or not. */

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { execa } from "execa";
 import { CheckFailedError, InputError } from "../errors.js";
+import { capture } from "../exec.js";
 import {
   describeKind,
   describePacking,
@@ -30,8 +30,8 @@ const COMPARED = ["Image Name", "Image Type", "Data Size", "Load Address", "Entr
  * its verdict is read from what it prints, not from its exit code.
  */
 export async function crossCheckWithMkimage(path: string, h: UImageHeader, knownBroken: boolean): Promise<MkimageCrossCheck> {
-  const r = await execa("mkimage", ["-l", path], { reject: false, stdin: "ignore", timeout: 60_000 });
-  if (r.code === "ENOENT") return { ran: false, recognised: false, disagreements: [] };
+  const r = await capture("mkimage", ["-l", path], { timeoutMs: 60_000 });
+  if (r.missing) return { ran: false, recognised: false, disagreements: [] };
   const output = `${r.stdout}${r.stderr ? `\n${r.stderr}` : ""}`.trim();
   const theirs = parseMkimageListing(r.stdout);
   if (!theirs.has("Image Type")) {

@@ -5,14 +5,13 @@
  * uImage in place in flash. So a reboot inside the guest boots whatever is in
  * flash now, without kiln typing anything.
  */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Handlebars from "handlebars";
 import type { Board } from "../board/schema.js";
 import { InputError, KilnError } from "../errors.js";
-import { requireTool, run, type StageLog } from "../exec.js";
+import { requireTool, run, spawnDetached, type StageLog } from "../exec.js";
 import { clearRuntime, flashImage, freeLoopbackPort, type InstancePaths, isAlive, readInstance, writeBank, writeInstance } from "./instance.js";
 
 export type QemuBoard = Board & { qemu: NonNullable<Board["qemu"]> };
@@ -94,7 +93,7 @@ export async function startQemu(board: QemuBoard, paths: InstancePaths, log: Sta
   await writeFile(paths.console, "");
   const args = qemuArgs(board, paths, sshPort);
   log.write(`$ ${qemu} ${args.join(" ")}`);
-  const child = spawn(qemu, args, { detached: true, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawnDetached(qemu, args);
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
     stderr += d.toString();

@@ -1,4 +1,5 @@
 /** Read-only facts about a running board: who it is and what its flash looks like. */
+import { type Identity, matchIdentity } from "../board/identity.js";
 import type { Board } from "../board/schema.js";
 import { KilnError } from "../errors.js";
 import type { Remote } from "./ssh.js";
@@ -20,10 +21,6 @@ export function parseProcMtd(text: string): MtdPartition[] {
   return out;
 }
 
-export interface Identity {
-  model: string | undefined;
-  cpuinfoHardware: string | undefined;
-}
 
 /**
  * Board-side paths are read under $KILN_BOARD_ROOT when the board's SSH server
@@ -48,15 +45,6 @@ export async function readIdentity(remote: Remote): Promise<Identity> {
     model: model.stdout.replace(/\0/g, "").trim() || undefined,
     cpuinfoHardware: /:\s*(.*)$/.exec(cpuinfo.stdout.trim())?.[1]?.trim() || undefined,
   };
-}
-
-/** Does the running system look like this board? A mismatch says what was found and what was expected. */
-export function matchIdentity(board: Board, id: Identity): { ok: boolean; found: string; expected: string } {
-  const expected = board.identity.model ?? board.identity.cpuinfoHardware;
-  const found = id.model ?? (id.cpuinfoHardware ? `Hardware: ${id.cpuinfoHardware}` : "no /proc/device-tree/model and no Hardware line in /proc/cpuinfo");
-  if (!expected) return { ok: true, found, expected: "(the board data names no identity)" };
-  const ok = (board.identity.model !== undefined && id.model === board.identity.model) || (board.identity.cpuinfoHardware !== undefined && id.cpuinfoHardware === board.identity.cpuinfoHardware);
-  return { ok, found, expected };
 }
 
 /** The board must be `board`: refused otherwise, before anything is written. Returns what it says it is. */

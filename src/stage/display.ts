@@ -38,7 +38,7 @@ export const silentDisplay: Display = {
 
 /** The shape of a status line without its numbers: a new shape is a new step, shown at once. */
 function shape(text: string): string {
-  return text.replace(/[\d.,]+/g, "#");
+  return text.split(/\d/)[0] ?? text;
 }
 
 export function plainDisplay(write: (line: string) => void = (l) => process.stdout.write(`${l}\n`), everyMs = 20_000): Display {

@@ -111,16 +111,22 @@ export const kernelStage: Stage<{ config: ConfigResult }, KernelResult> = {
   },
   async result(ctx, { config }) {
     const p = kernelPaths(ctx);
-    const m = JSON.parse(await readFile(p.manifest, "utf8")) as { release: string; version: string; epoch: number; modulesDir?: string | null };
+    let m: { release: string; version: string; epoch: number; zImage?: string; dtb?: string | null; modulesDir?: string | null };
+    try {
+      m = JSON.parse(await readFile(p.manifest, "utf8")) as typeof m;
+    } catch {
+      throw new InputError(`no kernel build in ${ctx.outDir} (${p.manifest} cannot be read)`, `run \`kiln kernel --board ${ctx.board.name}\` or \`kiln build\` first`);
+    }
     return {
       release: m.release,
       version: m.version,
       epoch: m.epoch,
       objDir: p.objDir,
       configPath: config.configPath,
-      zImage: p.zImage,
-      dtb: p.dtb,
-      modulesDir: m.modulesDir ? join(p.stagingDir, "lib", "modules", m.release) : undefined,
+      // The manifest's own paths: kiln's (moved with the directory by the stage cache) or a kernel built elsewhere.
+      zImage: m.zImage ?? p.zImage,
+      dtb: m.dtb ?? p.dtb,
+      modulesDir: m.modulesDir ?? undefined,
       manifest: p.manifest,
     };
   },

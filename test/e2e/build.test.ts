@@ -13,7 +13,7 @@ import { cacheDir } from "../../src/paths.js";
 import { kiln, repoRoot, testWork } from "../support/cli.js";
 
 interface BuildJson {
-  stages: { stage: string; ran: boolean; why: string[] }[];
+  stages: { stage: string; ran: boolean; how: string; why: string[] }[];
   image: string;
   manifest: string;
 }
@@ -90,7 +90,7 @@ describe("kiln build --board openblocks-ax3", () => {
     cpSync(join(out, "kernel-artifacts.json"), join(tinyOut, "kernel-artifacts.json"));
     mkdirSync(join(tinyOut, "kernel"));
     cpSync(join(out, "kernel", ".config"), join(tinyOut, "kernel", ".config"));
-    const r = await kiln(["image", "--board", "tiny-ax3", "--out", tinyOut], { env: { KILN_BOARD_DIR: boards } });
+    const r = await kiln(["image", "--no-deps", "--board", "tiny-ax3", "--out", tinyOut], { env: { KILN_BOARD_DIR: boards } });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/more than the OpenBlocks A series Kernel Image partition holds \(1048576 bytes/);
     expect(r.stderr).toMatch(/the largest part is the kernel/);
@@ -103,10 +103,26 @@ describe("kiln build --board openblocks-ax3", () => {
     expect(r.stdout).toMatch(/"compression": "gzip"/);
   });
 
+  it("a second output directory, given relative to another working directory, takes config and kernel from the stage cache", async () => {
+    const cwd = join(testWork(), "elsewhere");
+    mkdirSync(cwd, { recursive: true });
+    const r = await kiln(["build", "--board", "openblocks-ax3", "--out", "second/ax3", "--json"], { cwd });
+    expect(r.exitCode).toBe(0);
+    const j = JSON.parse(r.stdout) as BuildJson;
+    expect(j.stages.map((s) => [s.stage, s.how])).toEqual([["config", "cache"], ["kernel", "cache"], ["image", "built"]]);
+    expect(j.image).toBe(join(cwd, "second", "ax3", "uImage.initrd.obsax3"));
+    // The same inputs make the same image, wherever the output directory is.
+    expect(readFileSync(j.image).equals(readFileSync(first.image))).toBe(true);
+    const art = JSON.parse(readFileSync(join(cwd, "second", "ax3", "kernel-artifacts.json"), "utf8")) as { zImage: string };
+    expect(art.zImage).toBe(join(cwd, "second", "ax3", "kernel", "arch", "arm", "boot", "zImage"));
+    rmSync(join(cwd, "second"), { recursive: true, force: true });
+  }, 600_000);
+
   it("two clean builds give the same image, byte for byte", async () => {
     const sha = (await execa("sha256sum", [first.image])).stdout.split(" ")[0];
     rmSync(out, { recursive: true, force: true });
-    const r = await build();
+    // --no-cache: really build again (ccache makes it quick), not restore the first build.
+    const r = await build("--no-cache");
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.stdout).stages.map((s: { ran: boolean }) => s.ran)).toEqual([true, true, true]);
     expect((await execa("sha256sum", [first.image])).stdout.split(" ")[0]).toBe(sha);

@@ -53,7 +53,7 @@ function vendorUnit(kernelImageSize: number): string {
 
 async function image(board: string, name: string, ...extra: string[]) {
   const out = kernelOut(name);
-  const r = await kiln(["image", "--board", board, "--out", out, "--ramdisk", ramdisk, ...extra], { env: { KILN_BOARD_DIR: boards, KILN_STATE_DIR: join(dir, "state") } });
+  const r = await kiln(["image", "--no-deps", "--board", board, "--out", out, "--ramdisk", ramdisk, ...extra], { env: { KILN_BOARD_DIR: boards, KILN_STATE_DIR: join(dir, "state") } });
   const file = join(out, "uImage.initrd.obsax3");
   return { ...r, out, bytes: r.exitCode === 0 ? readFileSync(file) : Buffer.alloc(0), manifest: join(out, "manifest.json") };
 }
