@@ -20,7 +20,7 @@ export default defineConfig({
   test: {
     reporters: ["verbose"],
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 60_000 } },
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 60_000, globalSetup: ["test/unit/global-setup.ts"] } },
       { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], ...heavy } },
       { test: { name: "qemu", include: ["test/qemu/**/*.test.ts"], ...heavy } },
     ],

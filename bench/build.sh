@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build-time figures for `kiln build` on this machine (not a test: it prints numbers).
 #   bench/build.sh [board]      default board: qemu-virt
-# 1. cold build with kiln (ccache disabled, fresh output directory)
+# 1. cold build with kiln (ccache and the stage cache unused, fresh output directory)
 # 2. the same make commands run by hand on the same config (kiln's overhead)
 # 3. no-op rebuild; 4. ramdisk-only rebuild; 5. fragment-change rebuild
 set -euo pipefail
@@ -14,7 +14,7 @@ export CCACHE_DISABLE=1
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc; }
 
-t0=$(now); $KILN build --board "$BOARD" --out "$WORK/kiln" --json > "$WORK/cold.json"; t1=$(now)
+t0=$(now); $KILN build --board "$BOARD" --out "$WORK/kiln" --no-cache --json > "$WORK/cold.json"; t1=$(now)
 cold=$(secs "$t0" "$t1")
 
 src=$(sed -n 's/^\$ make -C \([^ ]*\) O=.* -j.*/\1/p' "$WORK/kiln/logs/kernel.log" | head -1)

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
-import { KilnError } from "../errors.js";
+import { InputError, KilnError } from "../errors.js";
 import { shellQuote, type StageLog } from "../exec.js";
 import { fingerprint, hostId, judgeHostKey, type HostKeyVerdict, loadKnownHosts, saveKnownHost } from "./known-hosts.js";
 
@@ -79,7 +79,11 @@ export class Remote {
       },
     };
     if (target.password !== undefined) config.password = target.password;
-    const key = target.identity ? await readFile(target.identity) : await defaultIdentity();
+    const key = target.identity
+      ? await readFile(target.identity).catch((err: NodeJS.ErrnoException) => {
+          throw new InputError(`--identity ${target.identity}: ${err.code === "ENOENT" ? "no such file" : err.message}`, "give the private key file kiln logs in with (its .pub is what the board authorises)");
+        })
+      : await defaultIdentity();
     if (key) config.privateKey = key;
     if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
     await new Promise<void>((resolve, reject) => {

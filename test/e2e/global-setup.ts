@@ -9,9 +9,11 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { StageLog } from "../../src/exec.js";
 import { prepareKernelSource } from "../../src/kernel/source.js";
+import { tmpRun } from "../support/tmp-run.js";
 
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => void> {
   const root = join(import.meta.dirname, "..", "..");
+  const teardown = tmpRun("kiln-test-run-");
   await execa("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
   const work = mkdtempSync(join(tmpdir(), "kiln-test-"));
   const log = new StageLog(join(work, "setup.log"));
@@ -19,4 +21,5 @@ export default async function setup(): Promise<void> {
   process.env.KILN_KERNEL_TREE = tree.dir;
   process.env.KILN_KERNEL_VERSION = tree.version;
   process.env.KILN_TEST_WORK = work;
+  return teardown;
 }
