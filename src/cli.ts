@@ -3,6 +3,7 @@
  * in src/commands/<name>.ts and is imported when it runs.
  */
 import { Command, Option } from "commander";
+import { checkedOption } from "./cli-options.js";
 import { resolvePathOptions } from "./cli-paths.js";
 import { KilnError } from "./errors.js";
 
@@ -43,7 +44,7 @@ Caches: $KILN_CACHE_DIR (default ~/.cache/kiln). Output: ./out/<board> (or --out
 /** How kiln reaches a board over SSH: the same flags on every remote command. */
 function sshFlags(cmd: Command): Command {
   return cmd
-    .option("-p, --port <port>", "SSH port", "22")
+    .addOption(checkedOption("-p, --port <port>", "SSH port", "port", "22"))
     .option("-u, --user <user>", "SSH user", "root")
     .option("-i, --identity <key>", "SSH private key (default: ssh-agent, then ~/.ssh/id_*)")
     .option("--accept-new-host-key", "trust an unknown host key once (a changed key is always refused)", false);
@@ -54,16 +55,16 @@ function fleetFlags(cmd: Command, verb: string): Command {
   return cmd
     .option("--host <host...>", `board to ${verb}, host or host:port (repeatable)`, [])
     .option("--inventory <file>", "YAML list of boards: host names or {host, port, user, identity}")
-    .option("--parallel <n>", `boards to ${verb} at once`, "4");
+    .addOption(checkedOption("--parallel <n>", `boards to ${verb} at once`, "count", "4"));
 }
 
 /** How the containers reach the network: for the rootfs stage and for deploy. */
 function netFlags(cmd: Command): Command {
   return cmd
     .addOption(new Option("--net <mode>", "container networking: veth on br0, or macvlan on eth0").choices(["veth", "macvlan"]))
-    .option("--address <cidr>", "static address for br0 (default: DHCP)")
-    .option("--gateway <ip>", "default gateway with --address")
-    .option("--dns <ip...>", "name servers with --address");
+    .addOption(checkedOption("--address <cidr>", "static address for br0 (default: DHCP)", "cidr"))
+    .addOption(checkedOption("--gateway <ip>", "default gateway with --address", "ip"))
+    .addOption(checkedOption("--dns <ip...>", "name servers with --address", "ip"));
 }
 
 /** What happens after the image is chosen: shared by flash and restore. */
@@ -73,7 +74,7 @@ function flashRunFlags(cmd: Command): Command {
     .option("--remote-dir <dir>", "where the image is uploaded on the board", "/tmp")
     .option("--dry-run", "connect and run every pre-flight check, then print what would be done", false)
     .addOption(new Option("--no-check", "do not run kiln check after the reboot"))
-    .option("--reboot-timeout <seconds>", "how long to wait for the board to come back", "300")
+    .addOption(checkedOption("--reboot-timeout <seconds>", "how long to wait for the board to come back", "seconds", "300"))
     .option("--json", "machine-readable results", false);
 }
 
@@ -115,8 +116,8 @@ sshFlags(
   .option("-b, --board <name>", "with --host: compare with what kiln built for this board (out/<board>)")
   .option("-o, --out <dir>", "with --host: the build output directory to compare with")
   .addOption(new Option("--no-proof", "with --host: skip starting a real container"))
-  .option("--memory <size>", "memory limit of the proof container", "512M")
-  .option("--cpus <list>", "cpuset of the proof container", "0")
+  .addOption(checkedOption("--memory <size>", "memory limit of the proof container", "memory", "512M"))
+  .addOption(checkedOption("--cpus <list>", "cpuset of the proof container", "cpus", "0"))
   .option("--kernel-version <version>", "kernel version the config is for (default: read from the config's header)")
   .addOption(new Option("--no-cross-check", "do not compare with the host's lxc-checkconfig"))
   .option("--json", "print the report as JSON", false)
@@ -255,9 +256,9 @@ rootfsFlags(
     .addOption(new Option("--no-cache", "build every stage here instead of taking it from the cache of earlier builds"))
     .option("-i, --identity <key>", "SSH private key to log in with; its .pub is authorised in the image (default: one kiln makes once in $KILN_STATE_DIR)")
     .option("--instance <name>", "QEMU instance (its flash files live in $KILN_STATE_DIR/qemu/<name>)", "main")
-    .option("--timeout <seconds>", "how long the boot may take until SSH answers", "300")
-    .option("--memory <size>", "memory limit of the proof container", "512M")
-    .option("--cpus <list>", "cpuset of the proof container", "0")
+    .addOption(checkedOption("--timeout <seconds>", "how long the boot may take until SSH answers", "seconds", "300"))
+    .addOption(checkedOption("--memory <size>", "memory limit of the proof container", "memory", "512M"))
+    .addOption(checkedOption("--cpus <list>", "cpuset of the proof container", "cpus", "0"))
     .option("--json", "print only the summary, as JSON", false),
 )
   .addHelpText(
@@ -298,7 +299,7 @@ qemu
   .option("--instance <name>", "instance name: each keeps its own flash (default: the board name)")
   .addOption(new Option("--wait <what>", "wait for: the SSH server, a console line (--ready), or nothing").choices(["ssh", "console", "none"]).default("ssh"))
   .option("--ready <regex>", "console line that means the board is up (with --wait console)", "kiln: ready")
-  .option("--timeout <seconds>", "give up after this long", "180")
+  .addOption(checkedOption("--timeout <seconds>", "give up after this long", "seconds", "180"))
   .option("--console", "attach the terminal to the serial console once started", false)
   .option("--json", "print instance details as JSON", false)
   .addHelpText(

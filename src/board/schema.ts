@@ -185,9 +185,14 @@ export const BoardRootfsSchema = z
       })
       .strict()
       .describe("where /init runs the console shell"),
-    interface: z.string().default("eth0").describe("network interface bridged into br0 (or the macvlan parent)"),
+    // Both reach /init and ifupdown files on the board: names only, nothing a shell would read twice.
+    interface: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/, "a network interface name (letters, digits, _ . -; at most 15)")
+      .default("eth0")
+      .describe("network interface bridged into br0 (or the macvlan parent)"),
     modules: z
-      .array(z.string())
+      .array(z.string().regex(/^[a-zA-Z0-9_-]+$/, "a kernel module name (letters, digits, _ and -)"))
       .default([])
       .describe("kernel modules the appliance loads at boot (copied with their dependencies; built-in ones are skipped)"),
     cgroup: z

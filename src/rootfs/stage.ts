@@ -194,7 +194,8 @@ export async function rootfsInputs(plan: RootfsPlan): Promise<Inputs> {
     "kernel .config": existsSync(kernelConfig) ? await sha256File(kernelConfig) : "none",
     "base ramdisk": opts.baseRamdisk ? await sha256File(opts.baseRamdisk).catch(() => "missing") : "none",
     mmdebstrap: await toolVersion("mmdebstrap"),
-    engine: await engineHash("rootfs", "flashcfg", "image/size.js"),
+    // kiln's flashcfg script is in "rendered files".
+    engine: await engineHash("rootfs", "image/size.js"),
   };
 }
 
@@ -205,6 +206,8 @@ export function rootfsOutputs(plan: Pick<RootfsPlan, "paths" | "outDir">): strin
 
 export async function rootfsResult(outDir: string, compression: Compression): Promise<RootfsResult> {
   const paths = rootfsPaths(outDir, compression);
+  // The ramdisk holds the build's SSH host key, also when it came from the stage cache.
+  if (existsSync(paths.manifest)) await chmod(outDir, 0o700);
   const warnings = await previousWarnings(paths.manifest);
   return { ramdisk: paths.ramdisk, compressed: paths.compressed, sbom: paths.sbom, report: paths.report, manifest: paths.manifest, warnings };
 }

@@ -229,6 +229,27 @@ describe("the AX3's flash layout on the emulated board", () => {
  * instead of a cold one. Stamps and artefact lists name absolute paths: they are
  * rewritten so nothing in the copy points back at the original.
  */
+describe("kiln config and kiln build share the config stage", () => {
+  const how = (stdout: string) => (JSON.parse(stdout) as { stages: { stage: string; how: string }[] }).stages.map((x) => `${x.stage}=${x.how}`);
+
+  it("kiln config then kiln build with nothing changed runs no stage; --fragment docker in between runs the config stage again, and only it", async () => {
+    await ensureKey();
+    await buildVirt(out);
+    const c = await kiln(["config", "--board", "qemu-virt", "--out", out]);
+    expect(c.exitCode, c.stderr).toBe(0);
+    expect(how((await buildVirt(out)).stdout)).toEqual(["config=up to date", "kernel=up to date", "rootfs=up to date", "image=up to date"]);
+    const config = readFileSync(join(out, "kernel", ".config"));
+    const docker = await kiln(["config", "--board", "qemu-virt", "--out", out, "--fragment", "docker", "--json"]);
+    expect(docker.exitCode, docker.stderr).toBe(0);
+    expect(readFileSync(join(out, "kernel", ".config")).equals(config)).toBe(false);
+    const back = how((await buildVirt(out)).stdout);
+    expect(back[0]).toMatch(/^config=(built|cache)$/);
+    // The config is the one built before, byte for byte: nothing after it runs.
+    expect(back.slice(1)).toEqual(["kernel=up to date", "rootfs=up to date", "image=up to date"]);
+    expect(readFileSync(join(out, "kernel", ".config")).equals(config)).toBe(true);
+  }, 900_000);
+});
+
 async function seedBuildDir(from: string, to: string): Promise<void> {
   const keyOf = (dir: string) => join(dir, "ssh-host-key", "dropbear_ed25519_host_key");
   if (existsSync(join(to, "stamps"))) {

@@ -1,0 +1,45 @@
+import { Command } from "commander";
+import { describe, expect, it } from "vitest";
+import { checkedOption, VALUES } from "../../src/cli-options.js";
+
+describe("option values, checked where the command line is read", () => {
+  it("accepts what the boards and LXC accept", () => {
+    expect(VALUES.port("22")).toBe("22");
+    expect(VALUES.memory("512M")).toBe("512M");
+    expect(VALUES.cpus("0-1,3")).toBe("0-1,3");
+    expect(VALUES.ip("fe80::1")).toBe("fe80::1");
+    expect(VALUES.cidr("192.0.2.10/24")).toBe("192.0.2.10/24");
+    expect(VALUES.cidr("2001:db8::1/64")).toBe("2001:db8::1/64");
+    expect(VALUES.seconds("300")).toBe("300");
+  });
+
+  it("refuses what would reach a shell or a config file on the board as more than a value", () => {
+    for (const [kind, bad] of [
+      ["port", "0"],
+      ["port", "22x"],
+      ["port", "65536"],
+      ["count", "four"],
+      ["seconds", "-1"],
+      ["memory", "512M; reboot"],
+      ["memory", "0"],
+      ["cpus", "0 1"],
+      ["cpus", "$(id)"],
+      ["ip", "1.1.1.1\nup rm -rf /"],
+      ["cidr", "192.0.2.10"],
+      ["cidr", "192.0.2.10/33"],
+    ] as const) {
+      expect(() => VALUES[kind](bad), `${kind} ${JSON.stringify(bad)}`).toThrow();
+    }
+  });
+
+  it("checks every value of a repeatable option and keeps the default otherwise", () => {
+    const parse = (args: string[]) => {
+      const cmd = new Command().exitOverride().configureOutput({ writeErr: () => undefined }).addOption(checkedOption("--dns <ip...>", "name servers", "ip")).addOption(checkedOption("--port <p>", "port", "port", "22"));
+      cmd.parse(args, { from: "user" });
+      return cmd.opts();
+    };
+    expect(parse(["--dns", "192.0.2.1", "--dns", "2001:db8::53"])).toEqual({ dns: ["192.0.2.1", "2001:db8::53"], port: "22" });
+    expect(parse(["--dns", "192.0.2.1", "192.0.2.2"])).toEqual({ dns: ["192.0.2.1", "192.0.2.2"], port: "22" });
+    expect(() => parse(["--dns", "192.0.2.1", "--dns", "x\ny"])).toThrow(/IPv4 or IPv6/);
+  });
+});
