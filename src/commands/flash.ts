@@ -16,7 +16,7 @@ import type { StageLog } from "../exec.js";
 import { parseUImage, verifyUImage } from "../image/uimage.js";
 import { defaultOutDir } from "../paths.js";
 import { backupFile, readPartition } from "../remote/backup.js";
-import { type BoardOutcome, failIfAny, type FleetOptions, runOnBoards, summaryTable, targetsFrom } from "../remote/fleet.js";
+import { type BoardOutcome, boardLogName, failIfAny, type FleetOptions, runOnBoards, summaryTable, targetsFrom } from "../remote/fleet.js";
 import { checkIdentity, freeBytes, readProcMtd, whichFlashcfg } from "../remote/probe.js";
 import { rebootAndWait } from "../remote/reboot.js";
 import { announcedHostKey } from "../rootfs/host-key.js";
@@ -77,7 +77,7 @@ export async function flashBoards(board: Board, image: string, targets: readonly
   const outcomes = await runOnBoards<Outcome>(targets, {
     parallel: opts.parallel,
     json: opts.json,
-    logFile: (t) => join(outDir, "logs", `flash-${t.host}-${t.port}.log`),
+    logFile: (t) => join(outDir, "logs", boardLogName("flash", t.host, t.port)),
     outcome: (t) => ({ host: `${t.host}:${t.port}`, ok: false, steps: [] }),
     work: (t, log, outcome, step) => flashOne(board, image, bytes.length, t, { ...opts, outDir, announcedHostKey: nextHostKey }, log, outcome, step),
   });

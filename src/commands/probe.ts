@@ -10,6 +10,7 @@ import { StageLog } from "../exec.js";
 import { writeFileAtomic } from "../fsutil.js";
 import { stateDir } from "../paths.js";
 import { freeBytes, readIdentity, readProcMtd, whichFlashcfg } from "../remote/probe.js";
+import { boardLogName } from "../remote/fleet.js";
 import { profileFile, type UnitProfile } from "../remote/profile.js";
 import { Remote } from "../remote/ssh.js";
 
@@ -27,7 +28,7 @@ export interface ProbeOptions {
 export async function probeCommand(opts: ProbeOptions): Promise<void> {
   const port = Number(opts.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputError(`--port ${opts.port} is not a TCP port`);
-  const log = new StageLog(join(stateDir(), "logs", `probe-${opts.host}-${port}.log`)).reset();
+  const log = new StageLog(join(stateDir(), "logs", boardLogName("probe", opts.host, port))).reset();
   const remote = await Remote.connect({ host: opts.host, port, user: opts.user, identity: opts.identity, acceptNewHostKey: opts.acceptNewHostKey }, log);
   try {
     const id = await readIdentity(remote);

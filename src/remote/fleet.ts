@@ -4,6 +4,7 @@
  * limit in which one board failing does not stop the others, a summary table,
  * and one error naming every board that failed.
  */
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Listr } from "listr2";
@@ -52,6 +53,17 @@ export async function targetsFrom(opts: Omit<FleetOptions, "parallel" | "json">,
     if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new InputError(`${t.host}: port ${t.port} is not a TCP port`);
   }
   return targets;
+}
+
+/**
+ * A board's log file name: the host as given may hold anything ("../../x",
+ * an IPv6 address with colons); the name keeps letters, digits, dots and
+ * dashes, plus a short hash so that two hosts never share a log.
+ */
+export function boardLogName(prefix: string, host: string, port: number): string {
+  const safe = host.replace(/[^A-Za-z0-9.-]+/g, "_").replace(/\.{2,}|^\./g, "_").replace(/_+/g, "_").slice(0, 64);
+  const tag = createHash("sha256").update(`${host}:${port}`).digest("hex").slice(0, 6);
+  return `${prefix}-${safe}-${port}-${tag}.log`;
 }
 
 export interface BoardOutcome {

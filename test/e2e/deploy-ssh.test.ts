@@ -4,6 +4,7 @@
  * land in the fake board root, apt-get and dpkg-query are stand-ins that keep a
  * package list there. Every case looks at the board, not only at kiln's output.
  */
+import { boardLogName } from "../../src/remote/fleet.js";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { release as hostRelease } from "node:os";
 import { join } from "node:path";
@@ -195,7 +196,7 @@ describe("kiln deploy over SSH to a stand-in board", () => {
     expect(r.stderr).toContain("1 of 2 board(s) failed");
     expectBoardDeployed();
     // The per-board log records the board's commands and no key material.
-    const log = readFileSync(join(c.state, "logs", `deploy-127.0.0.1-${sshd.port}.log`), "utf8");
+    const log = readFileSync(join(c.state, "logs", boardLogName("deploy", "127.0.0.1", sshd.port)), "utf8");
     expect(log).toContain("dpkg-query");
     expect(log).not.toContain("PRIVATE KEY");
   });

@@ -5,6 +5,7 @@
  * board that never comes back. Every case looks at what happened on the "board"
  * (the fake root's traces), not only at kiln's exit code.
  */
+import { boardLogName } from "../../src/remote/fleet.js";
 import { createHash, createPrivateKey, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -263,7 +264,7 @@ describe("kiln flash over SSH to a stand-in board", () => {
     expect(sshd.board.flashcfgCalls().length, all(r)).toBe(1);
     const logDir = join(c.out, "logs");
     const logs = readdirSync(logDir).map((f) => readFileSync(join(logDir, f), "utf8"));
-    expect(readdirSync(logDir)).toContain(`flash-127.0.0.1-${sshd.port}.log`);
+    expect(readdirSync(logDir)).toContain(boardLogName("flash", "127.0.0.1", sshd.port));
     // The log is not empty: it records the board's commands, so a leak would show up in it.
     expect(logs.join("")).toContain("sha256sum");
 

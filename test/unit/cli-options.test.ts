@@ -43,3 +43,14 @@ describe("option values, checked where the command line is read", () => {
     expect(() => parse(["--dns", "192.0.2.1", "--dns", "x\ny"])).toThrow(/IPv4 or IPv6/);
   });
 });
+
+describe("a board's log file name", () => {
+  it("never leaves the log directory and keeps hosts apart", async () => {
+    const { boardLogName } = await import("../../src/remote/fleet.js");
+    const evil = boardLogName("flash", "../../x", 22);
+    expect(evil).not.toContain("/");
+    expect(evil).toMatch(/^flash-_x-22-[0-9a-f]{6}\.log$/);
+    expect(boardLogName("flash", "fe80::1", 22)).toMatch(/^flash-fe80_1-22-[0-9a-f]{6}\.log$/);
+    expect(boardLogName("flash", "a/b", 22)).not.toBe(boardLogName("flash", "a_b", 22));
+  });
+});
