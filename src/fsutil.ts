@@ -1,6 +1,6 @@
 /** Small file helpers whose point is that nothing half-written is ever left behind. */
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 export function tempSibling(path: string): string {
@@ -17,5 +17,35 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Run `fn` while holding `<path>.lock` (made exclusively): for read-modify-write
+ * of a small shared file by several processes. A lock older than `staleMs` was
+ * left by a process that died and is taken over.
+ */
+export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: { waitMs?: number; staleMs?: number } = {}): Promise<T> {
+  const lock = `${path}.lock`;
+  const deadline = Date.now() + (opts.waitMs ?? 15_000);
+  await mkdir(dirname(path), { recursive: true });
+  for (;;) {
+    try {
+      const fh = await open(lock, "wx");
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs).catch(() => 0);
+      if (age > (opts.staleMs ?? 30_000)) await rm(lock, { force: true });
+      else if (Date.now() > deadline) throw new Error(`${lock} is held by another process for too long`);
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
   }
 }

@@ -6,7 +6,8 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../fsutil.js";
+import { InputError } from "../errors.js";
+import { withFileLock, writeFileAtomic } from "../fsutil.js";
 import { stateDir } from "../paths.js";
 
 export type KnownHosts = Record<string, string>;
@@ -23,23 +24,42 @@ export function hostId(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
+/**
+ * No file yet is an empty list; a file that cannot be read or is not a list of
+ * pins is an error: treated as empty, the next save would drop every other pin.
+ */
 export async function loadKnownHosts(file = knownHostsFile()): Promise<KnownHosts> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(file, "utf8")) as KnownHosts;
-  } catch {
-    return {};
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw new InputError(`cannot read kiln's known hosts ${file}: ${(err as Error).message}`, "fix its permissions; kiln does not go on without the keys it has pinned");
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`kiln's known hosts ${file} is not valid JSON: ${(err as Error).message}`, "repair it (a JSON object of \"host\" or \"[host]:port\" to \"SHA256:...\"), or move it away to start over; kiln does not overwrite it");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== "string" || !v.startsWith("SHA256:"))) {
+    throw new InputError(`kiln's known hosts ${file} is not a list of pinned keys`, "each entry must map a host to a SHA256: fingerprint; repair it or move it away");
+  }
+  return parsed as KnownHosts;
 }
 
 /** Saves one after the other: boards connected in parallel each learn a key, and no save may undo another. */
 let saving: Promise<void> = Promise.resolve();
 
 export async function saveKnownHost(id: string, fp: string, file = knownHostsFile()): Promise<void> {
-  const next = saving.then(async () => {
-    const hosts = await loadKnownHosts(file);
-    hosts[id] = fp;
-    await writeFileAtomic(file, `${JSON.stringify(hosts, null, 2)}\n`);
-  });
+  const next = saving.then(() =>
+    // Other kiln processes may save at the same time: one at a time, each re-reading the file.
+    withFileLock(file, async () => {
+      const hosts = await loadKnownHosts(file);
+      hosts[id] = fp;
+      await writeFileAtomic(file, `${JSON.stringify(hosts, null, 2)}\n`);
+    }),
+  );
   saving = next.catch(() => undefined);
   return next;
 }

@@ -1,6 +1,7 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { configDifferences, memoryBytes, parseProof } from "../../src/check/live.js";
 import { parseConfig } from "../../src/kconfig/dotconfig.js";
@@ -57,5 +58,24 @@ describe("kiln's known hosts file", () => {
     const file = join(mkdtempSync(join(tmpdir(), "kiln-kh-")), "known_hosts.json");
     await Promise.all(Array.from({ length: 20 }, (_, i) => saveKnownHost(`[127.0.0.1]:${2200 + i}`, `SHA256:k${i}`, file)));
     expect(Object.keys(await loadKnownHosts(file))).toHaveLength(20);
+  });
+
+  it("keeps every key saved by separate processes at once", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "kiln-kh-")), "known_hosts.json");
+    const mod = new URL("../../src/remote/known-hosts.ts", import.meta.url).pathname;
+    const script = (i: number) =>
+      `(async () => { const { saveKnownHost } = await import(${JSON.stringify(mod)}); for (let j = 0; j < 5; j++) await saveKnownHost("[10.0.0.${i}]:" + (2200 + j), "SHA256:p${i}k" + j, ${JSON.stringify(file)}); })();`;
+    await Promise.all([1, 2, 3].map((i) => execa("npx", ["tsx", "-e", script(i)], { reject: true })));
+    expect(Object.keys(await loadKnownHosts(file))).toHaveLength(15);
+  }, 60_000);
+
+  it("a file that cannot be parsed is an error, never an empty list that the next save would write over", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "kiln-kh-")), "known_hosts.json");
+    writeFileSync(file, '{ "board-1": "SHA256:abc", ');
+    await expect(loadKnownHosts(file)).rejects.toThrow(/is not valid JSON/);
+    await expect(saveKnownHost("board-2", "SHA256:def", file)).rejects.toThrow(/is not valid JSON/);
+    expect(readFileSync(file, "utf8")).toBe('{ "board-1": "SHA256:abc", ');
+    writeFileSync(file, '["SHA256:abc"]');
+    await expect(loadKnownHosts(file)).rejects.toThrow(/not a list of pinned keys/);
   });
 });
