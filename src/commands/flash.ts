@@ -13,6 +13,7 @@ import type { Board } from "../board/schema.js";
 import { checkLive, formatLive, type LiveReport } from "../check/live.js";
 import { CheckFailedError, InputError, KilnError } from "../errors.js";
 import type { StageLog } from "../exec.js";
+import { imageBoardMismatches } from "../image/board-match.js";
 import { parseUImage, verifyUImage } from "../image/uimage.js";
 import { defaultOutDir } from "../paths.js";
 import { backupFile, readPartition } from "../remote/backup.js";
@@ -36,6 +37,8 @@ export interface FlashRunOptions {
   backup: boolean;
   /** The host key the board will show after the reboot (else: the image's build manifest says, or the current one). */
   announcedHostKey?: string | undefined;
+  /** kiln restore: the board's own firmware may carry the vendor's name and packing */
+  vendorImage?: boolean;
 }
 
 export interface FlashOptions extends FleetOptions, FlashRunOptions {
@@ -67,6 +70,10 @@ export async function flashBoards(board: Board, image: string, targets: readonly
   const header = parseUImage(bytes);
   const problems = verifyUImage(header);
   if (problems.length > 0) throw new CheckFailedError(`${image} does not verify: ${problems.join("; ")}`, "rebuild it; nothing was sent to any board");
+  const mismatches = imageBoardMismatches(board, header, { vendorImage: opts.vendorImage });
+  if (mismatches.length > 0) {
+    throw new CheckFailedError(`${image} is not an image for ${board.name}: ${mismatches.join("; ")}`, `build it with \`kiln build --board ${board.name}\`, or check --board; nothing was sent to any board`);
+  }
   const limit = board.flash.maxImageSize;
   if (limit !== undefined && bytes.length > limit) {
     throw new CheckFailedError(`${image} is ${bytes.length} bytes, ${bytes.length - limit} more than the board's ${board.flash.partition} partition (${limit})`, "nothing was sent to any board");

@@ -150,15 +150,30 @@ describe("the qemu-virt board", () => {
 
   it("an image one erase block larger than the image partition is refused before any upload", async () => {
     const big = join(testWork(), "big.uImage");
-    const payload = join(testWork(), "big.bin");
-    writeFileSync(payload, Buffer.alloc(64 * 1024 * 1024 + 256 * 1024 - 64, 1));
-    await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "kernel", "-C", "none", "-a", "0x40008000", "-e", "0x40008000", "-n", "too big", "-d", payload, big]);
+    // The board's packing (gzip kernel, gzip ramdisk, DTB) by magic, so that only the size is wrong.
+    const part = (name: string, magic: number[], size: number) => {
+      const f = join(testWork(), name);
+      writeFileSync(f, Buffer.concat([Buffer.from(magic), Buffer.alloc(size - magic.length, 1)]));
+      return f;
+    };
+    const parts = [part("big.kernel", [0x1f, 0x8b], 1024 * 1024), part("big.ramdisk", [0x1f, 0x8b], 63 * 1024 * 1024 + 256 * 1024), part("big.dtb", [0xd0, 0x0d, 0xfe, 0xed], 4096)];
+    await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", "0x40008000", "-e", "0x40008000", "-n", "KILNVIRT too big", "-d", parts.join(":"), big]);
     const r = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", big, "--out", out, "--json"], { env: stateEnv() });
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr + r.stdout).toMatch(/more than/);
     const ls = await ssh(port, "ls", "/tmp");
     expect(ls.stdout).not.toMatch(/big\.uImage/);
   }, 300_000);
+
+  it("the qemu-virt image is refused for the AX3 before anything is sent, naming the differences", async () => {
+    const before = readFileSync(flashFile("e2e"));
+    const r = await kiln(["flash", "--board", "openblocks-ax3", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", image, "--json"], { env: stateEnv() });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/is not an image for openblocks-ax3: .*load address is 0x40008000, the board needs 0x8000/);
+    expect(r.stderr).toMatch(/it has 3 part\(s\), the board's image has 2/);
+    expect(r.stderr).toMatch(/nothing was sent to any board/);
+    expect(readFileSync(flashFile("e2e")).equals(before)).toBe(true);
+  }, 120_000);
 
   it("a kernel without IPC_NS, flashed over SSH with its own host key, boots, and kiln check fails naming it", async () => {
     const frag = join(e2e, "no-ipc-ns.config");

@@ -1,0 +1,58 @@
+/**
+ * Does an image fit the board it is about to be flashed into? The pre-flight
+ * checks the image's own CRCs and size; this compares its header with the
+ * board data, so an image for another board (another load address, no DTB
+ * part, another packing) is refused before anything is sent.
+ */
+import type { Board } from "../board/schema.js";
+import type { UImageHeader } from "./uimage.js";
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/** Kinds a part may have, by its role and the board's packing. */
+function expectedKinds(image: NonNullable<Board["image"]>, appendDtb: boolean): string[][] {
+  const kernel = image.kernelCompression === "none" ? [appendDtb ? "zImage+dtb" : "zImage"] : [image.kernelCompression];
+  if (image.type === "kernel") return [kernel];
+  const ramdisk = image.ramdiskCompression === "none" ? ["cpio", "ext2"] : [image.ramdiskCompression];
+  return [kernel, ramdisk, ...(image.dtbPart ? [["dtb"]] : [])];
+}
+
+/** The literal start of the board's image name ("OBSAX3LXC " of "OBSAX3LXC {{release}}"). */
+export function namePrefix(template: string): string {
+  return template.split("{{")[0] ?? "";
+}
+
+export interface MatchOptions {
+  /** A backup of the board's own firmware may carry the vendor's name and packing (kiln restore). */
+  vendorImage?: boolean;
+}
+
+/** Every way `h` differs from what the board boots; empty when it matches. */
+export function imageBoardMismatches(board: Board, h: UImageHeader, opts: MatchOptions = {}): string[] {
+  const img = board.image;
+  if (!img) return [`board ${board.name} has no image settings to compare with`];
+  const out: string[] = [];
+  const same = (what: string, found: string, expected: string) => {
+    if (found !== expected) out.push(`${what} is ${found}, the board needs ${expected}`);
+  };
+  same("architecture", h.arch, board.arch);
+  same("OS", h.os, "linux");
+  same("image type", h.type, img.type);
+  same("load address", hex(h.load), hex(img.loadAddress));
+  same("entry point", hex(h.entry), hex(img.entryAddress));
+  if (opts.vendorImage) return out;
+  same("compression", h.compression, img.kernelCompression);
+  const kinds = expectedKinds(img, board.kernel.appendDtb ?? false);
+  if (h.parts.length !== kinds.length) {
+    out.push(`it has ${h.parts.length} part(s), the board's image has ${kinds.length} (${img.type === "multi" ? ["kernel", "ramdisk", ...(img.dtbPart ? ["device tree"] : [])].join(", ") : "kernel"})`);
+  } else {
+    const roles = ["kernel", "ramdisk", "device tree"];
+    kinds.forEach((allowed, i) => {
+      const kind = h.parts[i]?.kind ?? "unknown";
+      if (!allowed.includes(kind)) out.push(`part ${i} (${roles[i] ?? "?"}) is ${kind}, the board needs ${allowed.join(" or ")}`);
+    });
+  }
+  const prefix = namePrefix(img.name).slice(0, 31);
+  if (!h.name.startsWith(prefix.slice(0, Math.min(prefix.length, h.name.length))) || h.name.length === 0) out.push(`name "${h.name}" does not start with "${prefix}" (board data: "${img.name}")`);
+  return out;
+}
