@@ -91,11 +91,17 @@ export async function flashBoards(board: Board, image: string, targets: readonly
 
   if (opts.json) process.stdout.write(`${JSON.stringify({ image, board: board.name, dryRun: opts.dryRun, results: outcomes }, null, 2)}\n`);
   else {
-    process.stdout.write(summaryTable(outcomes, () => (opts.dryRun ? "dry run ok" : "flashed, rebooted, checked")));
+    process.stdout.write(summaryTable(outcomes, (o) => flashResultText(o as Outcome, opts.dryRun)));
     for (const o of outcomes) if (o.backup) process.stdout.write(`backup of ${o.host}: ${o.backup.file}\n`);
     for (const o of outcomes) if (o.check) process.stdout.write(`\n${formatLive(o.check)}\n`);
   }
   failIfAny(outcomes, `${join(outDir, "logs")}/flash-*.log`);
+}
+
+/** What was done to a board that passed: said as it was, never more. */
+export function flashResultText(o: { check?: unknown }, dryRun: boolean): string {
+  if (dryRun) return "dry run ok";
+  return o.check ? "flashed, rebooted, checked" : "flashed and rebooted; not checked (--no-check)";
 }
 
 async function flashOne(
@@ -140,7 +146,14 @@ async function flashOne(
       return;
     }
     step(`uploading to ${remotePath}`);
-    await uploadVerified(remote, image, remotePath, (sent, total) => step(`uploading ${Math.floor((100 * sent) / total)}%`));
+    // One line per tenth: a log or a CI run gets eleven lines, not one per SFTP packet.
+    let shown = -1;
+    await uploadVerified(remote, image, remotePath, (sent, total) => {
+      const tenth = Math.floor((10 * sent) / total);
+      if (tenth === shown) return;
+      shown = tenth;
+      step(`uploading ${tenth * 10}%`);
+    });
     step("sha256 on the board matches");
     const r = await remote.exec(["flashcfg", "-y", "-f", remotePath], { timeoutMs: 600_000 });
     log.write(`flashcfg exit ${r.code}\n${r.stdout}${r.stderr}`);

@@ -70,6 +70,8 @@ export interface BoardOutcome {
   host: string;
   ok: boolean;
   steps: string[];
+  /** how long each step took, to the next one (set by runOnBoards) */
+  timings?: { step: string; seconds: number }[];
   error?: string;
 }
 
@@ -99,10 +101,25 @@ export async function runOnBoards<O extends BoardOutcome>(targets: readonly SshT
         const outcome = run.outcome(t);
         outcomes.push(outcome);
         try {
-          await run.work(t, log, outcome, (s) => {
-            task.output = s;
-            outcome.steps.push(s);
-          });
+          // Each step's duration goes to the board's log and --json: what each part of the work costs.
+          let last = Date.now();
+          const timings: { step: string; seconds: number }[] = (outcome.timings = []);
+          try {
+            await run.work(t, log, outcome, (s) => {
+              const now = Date.now();
+              const previous = outcome.steps.at(-1);
+              if (previous !== undefined) timings.push({ step: previous, seconds: Math.round((now - last) / 100) / 10 });
+              last = now;
+              log.write(`# step: ${s}`);
+              task.output = s;
+              outcome.steps.push(s);
+            });
+          } finally {
+            // The last step ran until the work ended, in success or failure.
+            const final = outcome.steps.at(-1);
+            if (final !== undefined) timings.push({ step: final, seconds: Math.round((Date.now() - last) / 100) / 10 });
+            for (const x of timings) log.write(`# ${x.seconds.toFixed(1).padStart(6)} s  ${x.step}`);
+          }
           outcome.ok = true;
         } catch (err) {
           outcome.error = errorText(err);

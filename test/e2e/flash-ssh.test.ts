@@ -36,10 +36,15 @@ function flash(c: Case, hosts: string[], ...extra: string[]): Promise<KilnRun> {
 
 async function makeImage(dir: string, bytes: number): Promise<string> {
   mkdirSync(dir, { recursive: true });
-  const data = join(dir, "data");
   const out = join(dir, "uImage.test");
-  writeFileSync(data, randomBytes(bytes));
-  await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "kernel", "-C", "none", "-a", "0x40008000", "-e", "0x40008000", "-n", "test", "-d", data, out]);
+  // Shaped as qemu-virt's image (gzip kernel, gzip ramdisk, DTB, by their magic): kiln flash compares the header with the board.
+  const part = (name: string, magic: number[], size: number) => {
+    const f = join(dir, name);
+    writeFileSync(f, Buffer.concat([Buffer.from(magic), randomBytes(size - magic.length)]));
+    return f;
+  };
+  const parts = [part("kernel", [0x1f, 0x8b], Math.floor(bytes / 2)), part("ramdisk", [0x1f, 0x8b], Math.floor(bytes / 2)), part("dtb", [0xd0, 0x0d, 0xfe, 0xed], 1024)];
+  await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", "0x40008000", "-e", "0x40008000", "-n", "KILNVIRT test", "-d", parts.join(":"), out]);
   return out;
 }
 
@@ -281,8 +286,16 @@ describe("kiln flash over SSH to a stand-in board", () => {
       for (const s of secrets) expect(text.includes(s), `${where} contains key material (${s.slice(0, 12)}...)`).toBe(false);
       expect(text, where).not.toMatch(/password|passphrase|privateKey|"type":\s*"Buffer"/i);
     }
-    expect(JSON.parse(r.stdout)).toHaveProperty("results");
+    const json = JSON.parse(r.stdout) as { results: { steps: string[]; timings: { step: string; seconds: number }[] }[] };
+    // Every step has its duration, in the JSON and in the board's log; the upload says so once per tenth at most.
+    const res = json.results[0];
+    expect(res?.timings.map((t) => t.step)).toEqual(res?.steps);
+    expect(readdirSync(logDir).map((f) => readFileSync(join(logDir, f), "utf8")).join("")).toMatch(/^# +\d+\.\d s {2}flashcfg wrote the image$/m);
+    const uploading = res?.steps.filter((x) => x.startsWith("uploading ") && x.endsWith("%")) ?? [];
+    expect(uploading.length).toBeGreaterThan(0);
+    expect(uploading.length).toBeLessThanOrEqual(11);
   });
+
 });
 
 describe("kiln flash --backup and kiln restore", () => {

@@ -54,3 +54,12 @@ describe("a board's log file name", () => {
     expect(boardLogName("flash", "a/b", 22)).not.toBe(boardLogName("flash", "a_b", 22));
   });
 });
+
+describe("kiln flash's summary", () => {
+  it("says checked only when the check ran", async () => {
+    const { flashResultText } = await import("../../src/commands/flash.js");
+    expect(flashResultText({ check: { ok: true } }, false)).toBe("flashed, rebooted, checked");
+    expect(flashResultText({}, false)).toBe("flashed and rebooted; not checked (--no-check)");
+    expect(flashResultText({}, true)).toBe("dry run ok");
+  });
+});
