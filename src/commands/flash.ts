@@ -22,7 +22,7 @@ import { checkIdentity, freeBytes, readProcMtd, whichFlashcfg } from "../remote/
 import { rebootAndWait } from "../remote/reboot.js";
 import { announcedHostKey } from "../rootfs/host-key.js";
 import { Remote, type SshTarget } from "../remote/ssh.js";
-import { uploadVerified } from "../remote/upload.js";
+import { removeUpload, uploadVerified } from "../remote/upload.js";
 
 /** What flash and restore share: how the image reaches the board and what happens after. */
 export interface FlashRunOptions {
@@ -86,7 +86,7 @@ export async function flashBoards(board: Board, image: string, targets: readonly
     json: opts.json,
     logFile: (t) => join(outDir, "logs", boardLogName("flash", t.host, t.port)),
     outcome: (t) => ({ host: `${t.host}:${t.port}`, ok: false, steps: [] }),
-    work: (t, log, outcome, step) => flashOne(board, image, bytes.length, t, { ...opts, outDir, announcedHostKey: nextHostKey }, log, outcome, step),
+    work: (t, log, outcome, step) => flashOne(board, image, bytes, t, { ...opts, outDir, announcedHostKey: nextHostKey }, log, outcome, step),
   });
 
   if (opts.json) process.stdout.write(`${JSON.stringify({ image, board: board.name, dryRun: opts.dryRun, results: outcomes }, null, 2)}\n`);
@@ -107,13 +107,14 @@ export function flashResultText(o: { check?: unknown }, dryRun: boolean): string
 async function flashOne(
   board: Board,
   image: string,
-  size: number,
+  bytes: Buffer,
   target: SshTarget,
   opts: FlashRunOptions & { outDir: string; announcedHostKey?: string | undefined },
   log: StageLog,
   outcome: Outcome,
   step: (s: string) => void,
 ): Promise<void> {
+  const size = bytes.length;
   step("connecting (host key must be known)");
   let remote = await Remote.connect(target, log);
   try {
@@ -131,7 +132,6 @@ async function flashOne(
     step(`image fits ${part.dev} "${part.name}": ${size} of ${part.size} bytes`);
     const free = await freeBytes(remote, opts.remoteDir);
     if (free !== undefined && free < size) throw new KilnError(`${opts.remoteDir} on the board has ${free} bytes free, the image needs ${size}`);
-    const remotePath = `${opts.remoteDir}/${basename(image)}`;
     if (opts.backup) {
       const file = backupFile(opts.outDir, target, part.name);
       if (opts.dryRun) step(`would back up ${part.dev} "${part.name}" (${part.size} bytes) to ${file}`);
@@ -142,22 +142,28 @@ async function flashOne(
       }
     }
     if (opts.dryRun) {
-      step(`would upload to ${remotePath}, check its sha256, run flashcfg -y -f ${remotePath}, reboot and check`);
+      step(`would upload to a private directory in ${opts.remoteDir}, check its sha256, run flashcfg -y -f on it, reboot${opts.check ? " and check" : ""}`);
       return;
     }
-    step(`uploading to ${remotePath}`);
+    step(`uploading to a private directory in ${opts.remoteDir}`);
     // One line per tenth: a log or a CI run gets eleven lines, not one per SFTP packet.
     let shown = -1;
-    await uploadVerified(remote, image, remotePath, (sent, total) => {
+    const up = await uploadVerified(remote, bytes, opts.remoteDir, basename(image), (sent, total) => {
       const tenth = Math.floor((10 * sent) / total);
       if (tenth === shown) return;
       shown = tenth;
       step(`uploading ${tenth * 10}%`);
     });
-    step("sha256 on the board matches");
-    const r = await remote.exec(["flashcfg", "-y", "-f", remotePath], { timeoutMs: 600_000 });
-    log.write(`flashcfg exit ${r.code}\n${r.stdout}${r.stderr}`);
-    if (r.code !== 0) throw new KilnError(`flashcfg exited ${r.code} on ${target.host}`, { tail: `${r.stdout}${r.stderr}`.trim().split("\n").slice(-10), hint: "the board was not rebooted" });
+    try {
+      step("sha256 on the board matches");
+      // kiln's flashcfg checks the sha256 of the file it writes from, right before erasing.
+      const args = ["flashcfg", "-y", "-f", up.path, ...(fc.kind === "kiln" ? ["-s", up.sha256] : [])];
+      const r = await remote.exec(args, { timeoutMs: 600_000 });
+      log.write(`flashcfg exit ${r.code}\n${r.stdout}${r.stderr}`);
+      if (r.code !== 0) throw new KilnError(`flashcfg exited ${r.code} on ${target.host}`, { tail: `${r.stdout}${r.stderr}`.trim().split("\n").slice(-10), hint: "the board was not rebooted" });
+    } finally {
+      await removeUpload(remote, up.dir);
+    }
     step("flashcfg wrote the image");
     remote = await rebootAndWait(remote, { ...target, announcedHostKey: opts.announcedHostKey }, { timeoutMs: Number(opts.rebootTimeout) * 1000, update: step });
     step("the board is back");

@@ -32,12 +32,14 @@ YES=0
 
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') $*" >> "$LOG" 2>/dev/null; }
 die() { code=$1; shift; echo "flashcfg: $*" >&2; log "FAILED ($code): $*"; exit "$code"; }
-usage() { echo "usage: flashcfg [-y] -f FILE    write a uImage to the \"$PARTITION\" partition" >&2; exit 2; }
+usage() { echo "usage: flashcfg [-y] [-s SHA256] -f FILE    write a uImage to the \"$PARTITION\" partition" >&2; exit 2; }
 
-while getopts "yf:h" opt; do
+SHA=""
+while getopts "yf:s:h" opt; do
   case "$opt" in
     y) YES=1 ;;
     f) FILE=$OPTARG ;;
+    s) SHA=$OPTARG ;;
     *) usage ;;
   esac
 done
@@ -75,6 +77,12 @@ if [ "$YES" != 1 ]; then
   printf 'write %s (%s bytes) to %s "%s"? [y/N] ' "$FILE" "$size" "$dev" "$PARTITION"
   read -r answer
   case "$answer" in y|Y|yes) ;; *) die 1 "not confirmed; flash untouched" ;; esac
+fi
+
+# -s: the bytes written are exactly the ones the sender checked (read now, right before erasing).
+if [ -n "$SHA" ]; then
+  have=$(sha256sum "$FILE" | cut -d' ' -f1)
+  [ "$have" = "$SHA" ] || die 1 "$FILE has sha256 $have, not $SHA as the sender checked; flash untouched"
 fi
 
 echo "flashcfg: writing $FILE to $dev \"$PARTITION\""

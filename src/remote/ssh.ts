@@ -220,6 +220,39 @@ export class Remote {
     }
   }
 
+  /**
+   * Write `data` (the very bytes the caller checked) to `remotePath`, created
+   * with `mode`; progress by chunk. A dropped connection rejects.
+   */
+  async putBuffer(data: Buffer, remotePath: string, mode: number, onProgress?: (sent: number, total: number) => void): Promise<void> {
+    const sftp = await this.sftp();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sftp.once("close", () => reject(new Error("the connection closed before the transfer finished")));
+        const out = sftp.createWriteStream(remotePath, { flags: "w", mode });
+        out.once("error", reject);
+        out.once("close", () => resolve());
+        const CHUNK = 256 * 1024;
+        let sent = 0;
+        const next = (): void => {
+          while (sent < data.length) {
+            const piece = data.subarray(sent, Math.min(sent + CHUNK, data.length));
+            sent += piece.length;
+            onProgress?.(sent, data.length);
+            if (!out.write(piece)) {
+              out.once("drain", next);
+              return;
+            }
+          }
+          out.end();
+        };
+        next();
+      });
+    } finally {
+      sftp.end();
+    }
+  }
+
   /** Resolves when the connection closes (e.g. the board rebooted). */
   closed(): Promise<void> {
     return new Promise((resolve) => this.client.once("close", () => resolve()));

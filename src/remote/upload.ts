@@ -4,38 +4,58 @@
  * can never be flashed.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { posix } from "node:path";
 import { KilnError } from "../errors.js";
 import type { Remote } from "./ssh.js";
 
-export async function uploadVerified(
-  remote: Remote,
-  local: string,
-  remotePath: string,
-  onProgress?: (sent: number, total: number) => void,
-): Promise<{ sha256: string; bytes: number }> {
-  const data = await readFile(local);
+export interface Uploaded {
+  /** the private directory on the board (0700): remove it when done, also on failure */
+  dir: string;
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+/**
+ * Upload `data`, the bytes that passed the pre-flight (never the file read
+ * again), into a new private directory under `remoteDir` (0700, the file 0600:
+ * a kiln image holds the build's SSH host key). The sha256 is checked on the
+ * board before the file gets its final name.
+ */
+export async function uploadVerified(remote: Remote, data: Buffer, remoteDir: string, name: string, onProgress?: (sent: number, total: number) => void): Promise<Uploaded> {
   const sha256 = createHash("sha256").update(data).digest("hex");
-  const partial = `${posix.dirname(remotePath)}/.${posix.basename(remotePath)}.part`;
-  await remote.exec(["rm", "-f", partial, remotePath]);
+  const mk = await remote.exec(["mktemp", "-d", `${remoteDir}/kiln-upload.XXXXXX`]);
+  const dir = mk.stdout.trim();
+  if (mk.code !== 0 || !dir.startsWith(`${remoteDir}/kiln-upload.`)) {
+    throw new KilnError(`cannot make a private upload directory in ${remoteDir} on ${remote.target.host}: ${mk.stderr.trim() || mk.stdout.trim()}`, { hint: "check --remote-dir; nothing was flashed" });
+  }
+  const remotePath = `${dir}/${name}`;
+  const partial = `${dir}/.${name}.part`;
   try {
-    await remote.putFile(local, partial, onProgress);
+    try {
+      await remote.putBuffer(data, partial, 0o600, onProgress);
+    } catch (err) {
+      throw new KilnError(`upload to ${remote.target.host}:${partial} was interrupted: ${(err as Error).message}`, {
+        hint: "nothing was flashed; run the command again to restart the upload",
+      });
+    }
+    const sum = await remote.exec(["sha256sum", partial]);
+    const theirs = sum.stdout.trim().split(/\s+/)[0];
+    if (theirs !== sha256) {
+      throw new KilnError(`checksum mismatch after upload: board has ${theirs ?? "nothing"}, the checked image is ${sha256}`, {
+        hint: "nothing was flashed; the upload was removed. Check the link and run again",
+      });
+    }
+    const mv = await remote.exec(["mv", partial, remotePath]);
+    if (mv.code !== 0) throw new KilnError(`cannot rename the upload on the board: ${mv.stderr.trim()}`);
   } catch (err) {
-    await remote.exec(["rm", "-f", partial]).catch(() => undefined);
-    throw new KilnError(`upload of ${local} to ${remote.target.host}:${partial} was interrupted: ${(err as Error).message}`, {
-      hint: "nothing was flashed; run the command again to restart the upload",
-    });
+    await removeUpload(remote, dir);
+    throw err;
   }
-  const sum = await remote.exec(["sha256sum", partial]);
-  const theirs = sum.stdout.trim().split(/\s+/)[0];
-  if (theirs !== sha256) {
-    await remote.exec(["rm", "-f", partial]);
-    throw new KilnError(`checksum mismatch after upload: board has ${theirs ?? "nothing"}, local file is ${sha256}`, {
-      hint: "nothing was flashed; the partial file was removed. Check the link and run again",
-    });
-  }
-  const mv = await remote.exec(["mv", partial, remotePath]);
-  if (mv.code !== 0) throw new KilnError(`cannot rename the upload on the board: ${mv.stderr.trim()}`);
-  return { sha256, bytes: data.length };
+  return { dir, path: remotePath, sha256, bytes: data.length };
+}
+
+/** Best effort: the board may be gone (rebooted, cut off); a RAM /tmp forgets it anyway. */
+export async function removeUpload(remote: Remote, dir: string): Promise<void> {
+  await remote.exec(["rm", "-rf", "--", dir]).catch(() => undefined);
 }

@@ -34,6 +34,10 @@ function flash(c: Case, hosts: string[], ...extra: string[]): Promise<KilnRun> {
   );
 }
 
+/** flashcfg's arguments for the uploaded image: a private directory of its own (the stand-in is the vendor's: no -s). */
+const escapeRe = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const uploadedAs = (): string => expect.stringMatching(new RegExp(`^-y -f ${escapeRe(sshd.board.uploadDir)}/kiln-upload\\.\\w+/${escapeRe(basename(image))}$`)) as unknown as string;
+
 async function makeImage(dir: string, bytes: number): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const out = join(dir, "uImage.test");
@@ -88,7 +92,7 @@ describe("kiln flash over SSH to a stand-in board", () => {
     expect(accepted.exitCode, all(accepted)).toBe(0);
     expect(accepted.stdout).toContain(`board identity: ${QEMU_VIRT_MODEL}`);
     expect(accepted.stdout).toMatch(/image fits mtd1 "image"/);
-    expect(accepted.stdout).toContain(`would upload to ${sshd.board.uploadDir}/${basename(image)}`);
+    expect(accepted.stdout).toContain(`would upload to a private directory in ${sshd.board.uploadDir}`);
     expect(accepted.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1:${sshd.port}\\s+dry run ok$`, "m"));
     expect(knownHosts(c)).toEqual({ [hostId(sshd.port)]: sshd.hostKeyFingerprint });
     expect(sshd.board.uploads()).toEqual([]);
@@ -150,16 +154,20 @@ describe("kiln flash over SSH to a stand-in board", () => {
       const r = await flash(c, [target], "--no-check", "--reboot-timeout", "5");
       expect(r.exitCode, all(r)).not.toBe(0);
       expect(proxy.cuts()).toBe(1);
-      expect(r.stderr).toMatch(/upload of .* was interrupted/);
+      expect(r.stderr).toMatch(/upload to .* was interrupted/);
       expect(r.stderr).toMatch(/nothing was flashed/);
       expect(sshd.board.flashcfgCalls()).toEqual([]);
       expect(sshd.board.rebootCalls()).toBe(0);
-      const left = sshd.board.uploads();
-      expect(left).not.toContain(basename(image));
-      // Whatever stayed behind is the partial file, and it is short: the cut was mid-way.
-      for (const name of left) {
-        expect(name).toBe(`.${basename(image)}.part`);
-        expect(statSync(join(sshd.board.uploadDir, name)).size).toBeLessThan(statSync(image).size);
+      // Whatever stayed behind (kiln could not remove it over the cut link) is a private
+      // directory holding only the partial file, and it is short: the cut was mid-way.
+      for (const dir of sshd.board.uploads()) {
+        expect(dir).toMatch(/^kiln-upload\.\w+$/);
+        expect(statSync(join(sshd.board.uploadDir, dir)).mode & 0o777).toBe(0o700);
+        for (const name of readdirSync(join(sshd.board.uploadDir, dir))) {
+          expect(name).toBe(`.${basename(image)}.part`);
+          expect(statSync(join(sshd.board.uploadDir, dir, name)).mode & 0o777).toBe(0o600);
+          expect(statSync(join(sshd.board.uploadDir, dir, name)).size).toBeLessThan(statSync(image).size);
+        }
       }
     } finally {
       await proxy.close();
@@ -172,7 +180,7 @@ describe("kiln flash over SSH to a stand-in board", () => {
     sshd.board.lieAboutSha256();
     const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--no-check", "--reboot-timeout", "5");
     expect(r.exitCode, all(r)).not.toBe(0);
-    expect(r.stderr).toMatch(/checksum mismatch after upload: board has 0{64}, local file is [0-9a-f]{64}/);
+    expect(r.stderr).toMatch(/checksum mismatch after upload: board has 0{64}, the checked image is [0-9a-f]{64}/);
     expect(sshd.board.flashcfgCalls()).toEqual([]);
     expect(sshd.board.rebootCalls()).toBe(0);
     // Neither the final name nor the partial file is left to be flashed by hand.
@@ -191,8 +199,10 @@ describe("kiln flash over SSH to a stand-in board", () => {
     expect(j.results[0]?.ok).toBe(false);
     expect(j.results[0]?.error).toContain("file size exceeds MAX kernel SIZE");
     expect(j.results[0]?.steps.some((s) => /waiting for the board/.test(s))).toBe(false);
-    expect(sshd.board.flashcfgCalls()).toEqual([`-y -f ${sshd.board.uploadDir}/${basename(image)}`]);
+    expect(sshd.board.flashcfgCalls()).toEqual([uploadedAs()]);
     expect(sshd.board.rebootCalls()).toBe(0);
+    // The upload is removed also when flashcfg failed.
+    expect(sshd.board.uploads()).toEqual([]);
   });
 
   it("reports a board that does not come back after the reboot", async () => {
@@ -204,9 +214,10 @@ describe("kiln flash over SSH to a stand-in board", () => {
     expect(r.stderr).toMatch(/the board did not come back within 5 s after reboot \(last: still the same boot\)/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(5000);
     // Everything before the reboot happened, with the verified image under its final name.
-    expect(sshd.board.flashcfgCalls()).toEqual([`-y -f ${sshd.board.uploadDir}/${basename(image)}`]);
+    expect(sshd.board.flashcfgCalls()).toEqual([uploadedAs()]);
     expect(sshd.board.flashed()?.equals(readFileSync(image))).toBe(true);
-    expect(sshd.board.uploads()).toEqual([basename(image)]);
+    // flashcfg had the file; it was removed before the reboot.
+    expect(sshd.board.uploads()).toEqual([]);
     expect(sshd.board.rebootCalls()).toBe(1);
   });
 
@@ -344,7 +355,7 @@ describe("kiln flash --backup and kiln restore", () => {
     expect(back.stderr, all(back)).toMatch(/did not come back within 5 s/);
     expect(back.stderr).toContain("sha256 sidecar matches");
     const uploaded = `${basename(file, ".bin")}.uImage`;
-    expect(sshd.board.flashcfgCalls().at(-1)).toBe(`-y -f ${sshd.board.uploadDir}/${uploaded}`);
+    expect(sshd.board.flashcfgCalls().at(-1)).toMatch(new RegExp(`^-y -f ${escapeRe(sshd.board.uploadDir)}/kiln-upload\\.\\w+/${escapeRe(uploaded)}$`));
     // The image alone goes back, cut at the length its header announces: not the erased flash after it.
     expect(sshd.board.flashed()?.equals(old)).toBe(true);
   });

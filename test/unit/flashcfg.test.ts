@@ -3,6 +3,7 @@
  * node redirected to files; images come from the real mkimage. The end-to-end
  * proof on a real MTD device is the QEMU board's test.
  */
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,6 +55,19 @@ describe("kiln's flashcfg", () => {
     expect(r.stdout).toMatch(/5064 bytes written to .*mtd1 and verified/);
     expect(flashContent().subarray(0, 5064).equals(readFileSync(img))).toBe(true);
     expect(readFileSync(join(dir, "flashcfg.log"), "utf8")).toMatch(/OK: 5064 bytes/);
+  });
+
+  it("-s: writes only when the file's sha256 is the one the sender checked", async () => {
+    writeFileSync(join(devDir, "mtd1"), Buffer.alloc(1048576, 0xff));
+    const img = await image("sha", 4000);
+    const sha = createHash("sha256").update(readFileSync(img)).digest("hex");
+    const wrong = await flashcfg(img, ["-y", "-s", "0".repeat(64)]);
+    expect(wrong.exitCode).toBe(1);
+    expect(wrong.stderr).toMatch(new RegExp(`has sha256 ${sha}, not 0{64} as the sender checked; flash untouched`));
+    expect(flashContent().equals(Buffer.alloc(1048576, 0xff))).toBe(true);
+    const right = await flashcfg(img, ["-y", "-s", sha]);
+    expect(right.exitCode, right.stderr).toBe(0);
+    expect(flashContent().subarray(0, 4064).equals(readFileSync(img))).toBe(true);
   });
 
   it.each([
