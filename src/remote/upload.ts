@@ -4,7 +4,6 @@
  * can never be flashed.
  */
 import { createHash } from "node:crypto";
-import { posix } from "node:path";
 import { KilnError } from "../errors.js";
 import type { Remote } from "./ssh.js";
 
