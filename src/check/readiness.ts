@@ -8,9 +8,14 @@
  * points, newuidmap, /proc/self/ns/cgroup) has no place here: a .config for
  * another board says nothing about the machine kiln runs on.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
 import type { ParsedConfig } from "../kconfig/dotconfig.js";
 import { configValue } from "../kconfig/dotconfig.js";
-import { CheckFailedError } from "../errors.js";
+import { CheckFailedError, InputError } from "../errors.js";
+import { dataDir } from "../paths.js";
 
 
 /** Where kiln and the host's lxc-checkconfig disagree on one config. */
@@ -80,415 +85,47 @@ export interface ReadinessReport {
   crossCheck?: CrossCheck;
 }
 
-// The seed's containers (004: veth on br0, macvlan, device allow-lists,
-// memory/cpuset limits read back through LXCFS in 000) need more than the three
-// namespaces lxc-checkconfig calls mandatory; those extra requirements are
-// marked "seed" in the comments below.
-export const READINESS_CHECKS: readonly ReadinessCheck[] = [
-  // --- Namespaces ---
-  {
-    id: "namespaces",
-    label: "Namespaces",
-    section: "Namespaces",
-    need: "required",
-    lxcNeed: "required",
-    anyOf: [["NAMESPACES"]],
-    why: "no namespaces at all: a container would share the host's processes, network, hostname and IPC",
-  },
-  {
-    id: "uts-ns", // seed: each guest has its own hostname
-    label: "Utsname namespace",
-    section: "Namespaces",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["UTS_NS"]],
-    why: "containers cannot have their own hostname (lxc.uts.name)",
-  },
-  {
-    id: "ipc-ns",
-    label: "Ipc namespace",
-    section: "Namespaces",
-    need: "required",
-    lxcNeed: "required",
-    anyOf: [["IPC_NS"]],
-    why: "containers would share System V IPC and POSIX message queues with the host",
-  },
-  {
-    id: "pid-ns",
-    label: "Pid namespace",
-    section: "Namespaces",
-    need: "required",
-    lxcNeed: "required",
-    anyOf: [["PID_NS"]],
-    why: "a container's init would not be PID 1 and could see and signal host processes",
-  },
-  {
-    id: "user-ns",
-    label: "User namespace",
-    section: "Namespaces",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["USER_NS"]],
-    why: "no unprivileged containers (uid/gid maps); privileged containers still work",
-  },
-  {
-    id: "net-ns", // seed: veth and macvlan interfaces move into the guest's namespace
-    label: "Network namespace",
-    section: "Namespaces",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["NET_NS"]],
-    why: "containers cannot have their own network stack: veth and macvlan interfaces have nowhere to go",
-  },
-  {
-    id: "devpts", // seed: the 3.0 kernel had to turn it on
-    label: "Multiple /dev/pts instances",
-    section: "Namespaces",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["DEVPTS_MULTIPLE_INSTANCES"]],
-    before: "4.7",
-    why: "containers share the host's /dev/pts: their consoles and ptys are visible to each other",
-  },
-  {
-    // Linux 4.7 removed the symbol and made every devpts mount a new instance;
-    // lxc-checkconfig stops asking then.
-    id: "devpts",
-    label: "Multiple /dev/pts instances",
-    section: "Namespaces",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [[]],
-    since: "4.7",
-    note: "always on since Linux 4.7",
-    why: "containers share the host's /dev/pts: their consoles and ptys are visible to each other",
-  },
+/** kconfig/readiness.yaml, the table as data: checked against this schema when kiln reads it. */
+const ReadinessCheckSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9-]+$/),
+    label: z.string().min(1),
+    section: z.enum(["Namespaces", "Control groups", "Misc", "Checkpoint/Restore"]),
+    need: z.enum(["required", "optional"]),
+    lxcNeed: z.enum(["required", "optional"]).optional(),
+    anyOf: z.array(z.array(z.string().regex(/^[A-Z0-9_]+$/, "a Kconfig symbol without CONFIG_"))),
+    why: z.string().min(1),
+    since: z.string().regex(/^\d+(\.\d+)*$/).optional(),
+    before: z.string().regex(/^\d+(\.\d+)*$/).optional(),
+    note: z.string().optional(),
+  })
+  .strict();
 
-  // --- Control groups ---
-  {
-    id: "cgroups", // seed: every controller below hangs off it
-    label: "Cgroups",
-    section: "Control groups",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["CGROUPS"]],
-    why: "no control groups: no resource limits, no device policy, no freezing",
-  },
-  {
-    // lxc-checkconfig answers this one from the host's /proc/self/ns/cgroup,
-    // whatever CONFIG says; in the kernel it comes with CGROUPS since 4.6.
-    id: "cgroup-ns",
-    label: "Cgroup namespace",
-    section: "Control groups",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["CGROUPS"]],
-    since: "4.6",
-    why: "containers see the host's cgroup paths in /proc/self/cgroup",
-  },
-  {
-    id: "cgroup-ns",
-    label: "Cgroup namespace",
-    section: "Control groups",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [],
-    before: "4.6",
-    note: "needs Linux 4.6 or later",
-    why: "containers see the host's cgroup paths in /proc/self/cgroup",
-  },
-  {
-    id: "cgroup-freezer", // seed: lxc-freeze on the 3.0 kernel's cgroup v1
-    label: "Cgroup freezer",
-    section: "Control groups",
-    need: "required",
-    anyOf: [["CGROUP_FREEZER"]],
-    before: "5.2",
-    why: "lxc-freeze cannot stop a container's processes (no v1 freezer controller)",
-  },
-  {
-    // Since 5.2 cgroup v2 freezes through cgroup.freeze, built into the core;
-    // the symbol only adds the v1 controller (its help text says so).
-    id: "cgroup-freezer",
-    label: "Cgroup freezer",
-    section: "Control groups",
-    need: "optional",
-    anyOf: [["CGROUP_FREEZER"]],
-    since: "5.2",
-    why: "lxc-freeze fails on a cgroup v1 hierarchy (cgroup v2 freezes with cgroup.freeze, built in since 5.2)",
-  },
-  {
-    id: "cgroup-device", // seed: lxc.cgroup.devices.allow for ppp, fuse, loop0, tun
-    label: "Cgroup device",
-    section: "Control groups",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["CGROUP_DEVICE"]],
-    why: "no device policy: a container may open any device node and devices.allow lines fail",
-  },
-  {
-    id: "cgroup-sched", // seed
-    label: "Cgroup sched",
-    section: "Control groups",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["CGROUP_SCHED"]],
-    why: "no cpu controller: CPU shares and weights for containers cannot be set",
-  },
-  {
-    id: "cgroup-cpuacct", // seed
-    label: "Cgroup cpu account",
-    section: "Control groups",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["CGROUP_CPUACCT"]],
-    why: "no per-container CPU usage accounting (LXCFS builds a container's /proc/stat from it)",
-  },
-  {
-    id: "memcg", // seed: 512M limits, read back through LXCFS
-    label: "Cgroup memory controller",
-    section: "Control groups",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["MEMCG"]],
-    since: "3.6",
-    why: "no memory limits for containers, and LXCFS cannot show a container its own meminfo",
-  },
-  {
-    // The memory controller's name before 3.6, as the seed's 3.0 kernel spells it.
-    id: "memcg",
-    label: "Cgroup memory controller",
-    section: "Control groups",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["CGROUP_MEM_RES_CTLR"]],
-    before: "3.6",
-    why: "no memory limits for containers, and LXCFS cannot show a container its own meminfo",
-  },
-  {
-    // lxc-checkconfig only asks when SMP is set (CPUSETS depends on SMP);
-    // kiln asks always, so a uniprocessor config says what to turn on.
-    id: "cpuset", // seed: pinning a guest to CPU 0
-    label: "Cgroup cpuset",
-    section: "Control groups",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["SMP", "CPUSETS"]],
-    why: "containers cannot be pinned to CPUs (cpuset.cpus); CPUSETS needs SMP",
-  },
+export function parseReadinessTable(text: string, file: string): ReadinessCheck[] {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new InputError(`${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  const parsed = z.array(ReadinessCheckSchema).min(1).safeParse(raw);
+  if (!parsed.success) {
+    throw new InputError(`${file}: ${parsed.error.issues.map((i) => `entry ${i.path.join(".")}: ${i.message}`).join("; ")}`, "each entry needs id, label, section, need, anyOf and why (see the file's header)");
+  }
+  return parsed.data;
+}
 
-  // --- Misc ---
-  {
-    id: "veth", // seed: lxc.network.type=veth on br0
-    label: "Veth pair device",
-    section: "Misc",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["VETH"]],
-    why: "no veth networking: a container cannot be plugged into a bridge",
-  },
-  {
-    id: "macvlan", // seed: the full-speed alternative to veth
-    label: "Macvlan",
-    section: "Misc",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["MACVLAN"]],
-    why: "no macvlan networking (lxc.net type macvlan)",
-  },
-  {
-    id: "vlan", // seed: enabled on the board the article checked
-    label: "Vlan",
-    section: "Misc",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["VLAN_8021Q"]],
-    why: "no 802.1Q VLAN interfaces (lxc.net type vlan)",
-  },
-  {
-    id: "bridge", // seed: br0 over eth0
-    label: "Bridges",
-    section: "Misc",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["BRIDGE"]],
-    why: "no bridge (br0, lxcbr0) to connect veth containers to the network",
-  },
-  {
-    id: "netfilter-advanced",
-    label: "Advanced netfilter",
-    section: "Misc",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["NETFILTER_ADVANCED"]],
-    why: "the netfilter matches and targets below cannot be selected",
-  },
-  {
-    // lxc-checkconfig asks for these on 4.x only (4.7 and later, by its own test).
-    id: "nf-nat-ipv4",
-    label: "CONFIG_NF_NAT_IPV4",
-    section: "Misc",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["NF_NAT_IPV4"]],
-    since: "4.7",
-    before: "5.0",
-    why: "no IPv4 NAT for containers behind a host bridge such as lxcbr0",
-  },
-  {
-    id: "nf-nat-ipv6",
-    label: "CONFIG_NF_NAT_IPV6",
-    section: "Misc",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["NF_NAT_IPV6"]],
-    since: "4.7",
-    before: "5.0",
-    why: "no IPv6 NAT for containers behind a host bridge such as lxcbr0",
-  },
-  {
-    id: "masquerade-ipv4",
-    label: "CONFIG_IP_NF_TARGET_MASQUERADE",
-    section: "Misc",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["IP_NF_TARGET_MASQUERADE"]],
-    why: "lxc-net cannot masquerade containers' IPv4 traffic behind the host",
-  },
-  {
-    id: "masquerade-ipv6",
-    label: "CONFIG_IP6_NF_TARGET_MASQUERADE",
-    section: "Misc",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["IP6_NF_TARGET_MASQUERADE"]],
-    why: "lxc-net cannot masquerade containers' IPv6 traffic behind the host",
-  },
-  {
-    id: "xt-checksum",
-    label: "CONFIG_NETFILTER_XT_TARGET_CHECKSUM",
-    section: "Misc",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["NETFILTER_XT_TARGET_CHECKSUM"]],
-    why: "lxc-net cannot fill in DHCP reply checksums, which some container DHCP clients then drop",
-  },
-  {
-    id: "xt-comment",
-    label: "CONFIG_NETFILTER_XT_MATCH_COMMENT",
-    section: "Misc",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["NETFILTER_XT_MATCH_COMMENT"]],
-    why: "iptables rules that carry a comment (-m comment), as container network tools write them, fail",
-  },
-  {
-    id: "fuse",
-    label: "FUSE (for use with lxcfs)",
-    section: "Misc",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["FUSE_FS"]],
-    why: "LXCFS cannot run: containers see the host's /proc/meminfo, cpuinfo and uptime instead of their limits",
-  },
+export function readinessFile(): string {
+  return join(dataDir("kconfig"), "readiness.yaml");
+}
 
-  // --- Checkpoint/Restore ---
-  {
-    id: "checkpoint-restore",
-    label: "checkpoint restore",
-    section: "Checkpoint/Restore",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["CHECKPOINT_RESTORE"]],
-    why: "lxc-checkpoint (CRIU) cannot checkpoint or restore containers",
-  },
-  {
-    id: "fhandle",
-    label: "CONFIG_FHANDLE",
-    section: "Checkpoint/Restore",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["FHANDLE"]],
-    why: "no open_by_handle_at(2): CRIU and systemd inside a container need it",
-  },
-  {
-    id: "eventfd",
-    label: "CONFIG_EVENTFD",
-    section: "Checkpoint/Restore",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["EVENTFD"]],
-    why: "no eventfd(2): CRIU and most modern daemons need it",
-  },
-  {
-    // lxc-checkconfig files it under CRIU, but LXC's own main loop (lxc-start's
-    // monitor) is built on epoll; a tinyconfig-based kernel turns it off.
-    id: "epoll",
-    label: "CONFIG_EPOLL",
-    section: "Checkpoint/Restore",
-    need: "required",
-    lxcNeed: "optional",
-    anyOf: [["EPOLL"]],
-    why: "no epoll(7): lxc-start's main loop cannot run",
-  },
-  {
-    id: "unix-diag",
-    label: "CONFIG_UNIX_DIAG",
-    section: "Checkpoint/Restore",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["UNIX_DIAG"]],
-    why: "CRIU cannot dump a container's UNIX sockets",
-  },
-  {
-    id: "inet-diag",
-    label: "CONFIG_INET_DIAG",
-    section: "Checkpoint/Restore",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["INET_DIAG"]],
-    why: "CRIU cannot dump a container's TCP/UDP sockets (ss shows nothing either)",
-  },
-  {
-    id: "packet-diag",
-    label: "CONFIG_PACKET_DIAG",
-    section: "Checkpoint/Restore",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["PACKET_DIAG"]],
-    why: "CRIU cannot dump a container's packet sockets",
-  },
-  {
-    id: "netlink-diag",
-    label: "CONFIG_NETLINK_DIAG",
-    section: "Checkpoint/Restore",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["NETLINK_DIAG"]],
-    why: "CRIU cannot dump a container's netlink sockets",
-  },
-  {
-    id: "file-caps",
-    label: "File capabilities",
-    section: "Checkpoint/Restore",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [["SECURITY_FILE_CAPABILITIES"]],
-    before: "2.6.33",
-    why: "setcap'd binaries (ping, newuidmap) lose their capabilities inside containers",
-  },
-  {
-    id: "file-caps",
-    label: "File capabilities",
-    section: "Checkpoint/Restore",
-    need: "optional",
-    lxcNeed: "optional",
-    anyOf: [[]],
-    since: "2.6.33",
-    note: "always on since Linux 2.6.33",
-    why: "setcap'd binaries (ping, newuidmap) lose their capabilities inside containers",
-  },
-];
+/**
+ * The questions every readiness check asks: kconfig/readiness.yaml, read once.
+ * The seed's containers (004: veth on br0, macvlan, device allow-lists,
+ * memory/cpuset limits read back through LXCFS in 000) need more than the three
+ * namespaces lxc-checkconfig calls mandatory; the file marks those "seed".
+ */
+export const READINESS_CHECKS: readonly ReadinessCheck[] = parseReadinessTable(readFileSync(readinessFile(), "utf8"), readinessFile());
 
 /** "6.1.192" -> [6, 1, 192]; anything after the numbers ("-rc3", "+") is ignored. */
 export function parseKernelVersion(version: string): number[] | undefined {

@@ -292,3 +292,12 @@ describe.skipIf(!existsSync(SCRIPT))("coverage of the installed lxc-checkconfig"
     }
   });
 });
+
+describe("the readiness table is data (kconfig/readiness.yaml)", () => {
+  it("a wrong entry is refused, naming the entry and the field", async () => {
+    const { parseReadinessTable } = await import("../../src/check/readiness.js");
+    expect(() => parseReadinessTable("- id: x\n  label: X\n  section: Misc\n  need: maybe\n  anyOf: [[VETH]]\n  why: w\n", "t.yaml")).toThrow(/t\.yaml: entry 0\.need/);
+    expect(() => parseReadinessTable("- id: x\n  label: X\n  section: Misc\n  need: required\n  anyOf: [[CONFIG_VETH]]\n  why: w\n", "t.yaml")).toThrow(/a Kconfig symbol without CONFIG_/);
+    expect(parseReadinessTable("- id: x\n  label: X\n  section: Misc\n  need: required\n  anyOf: [[VETH]]\n  why: w\n", "t.yaml")).toHaveLength(1);
+  });
+});
