@@ -93,7 +93,7 @@ const ReadinessCheckSchema = z
     section: z.enum(["Namespaces", "Control groups", "Misc", "Checkpoint/Restore"]),
     need: z.enum(["required", "optional"]),
     lxcNeed: z.enum(["required", "optional"]).optional(),
-    anyOf: z.array(z.array(z.string().regex(/^[A-Z0-9_]+$/, "a Kconfig symbol without CONFIG_"))),
+    anyOf: z.array(z.array(z.string().regex(/^(?!CONFIG_)[A-Z0-9_]+$/, "a Kconfig symbol without CONFIG_"))),
     why: z.string().min(1),
     since: z.string().regex(/^\d+(\.\d+)*$/).optional(),
     before: z.string().regex(/^\d+(\.\d+)*$/).optional(),
