@@ -1,11 +1,13 @@
 /**
  * How far a kernel build is: kbuild prints one short line per object it makes
- * ("  CC      kernel/fork.o"); the total is the count of the last build of the
- * same .config in this output directory (or of any last build, as a guess).
+ * ("  CC      kernel/fork.o"); the total is the count of the last full build of
+ * the same .config anywhere on this machine (kept in kiln's cache, so a new
+ * output directory or clone knows it too), or of the last build, as a guess.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fsutil.js";
+import { cacheDir } from "../paths.js";
 
 const KBUILD_LINE = /^ {2}[A-Z][A-Z0-9_]{1,9} +\S/;
 
@@ -22,8 +24,8 @@ export class MakeProgress {
     private readonly saved: Saved,
   ) {}
 
-  static async load(outDir: string, configSha: string): Promise<MakeProgress> {
-    const file = join(outDir, "stamps", "kernel-progress.json");
+  static async load(configSha: string): Promise<MakeProgress> {
+    const file = join(cacheDir(), "kernel-progress.json");
     let saved: Saved = { byConfig: {} };
     try {
       saved = JSON.parse(await readFile(file, "utf8")) as Saved;

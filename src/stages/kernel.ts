@@ -91,7 +91,7 @@ export const kernelStage: Stage<{ config: ConfigResult }, KernelResult> = {
     const paths = kernelPaths(ctx);
     const src = await source(ctx);
     const epoch = await sourceEpoch(src.dir);
-    const progress = await MakeProgress.load(ctx.outDir, await sha256File(config.configPath));
+    const progress = await MakeProgress.load(await sha256File(config.configPath));
     const art = await buildKernel({
       board: ctx.board,
       sourceDir: src.dir,
