@@ -15,20 +15,13 @@ import { describePacking, parseUImage, verifyUImage } from "../../src/image/uima
 import { parseProcMtd } from "../../src/remote/probe.js";
 import type { UnitProfile } from "../../src/remote/profile.js";
 import { kiln, repoRoot } from "../support/cli.js";
+import { fakeZImage } from "../support/images.js";
 
 const MiB = 1024 * 1024;
 let dir: string;
 let boards: string;
 let ramdisk: string;
 
-/** A zImage as far as the boot wrapper's header goes: magic at 0x24, end at 0x2c. */
-function fakeZImage(size: number): Buffer {
-  const z = Buffer.alloc(size, 0x11);
-  z.writeUInt32LE(0x016f2818, 0x24);
-  z.writeUInt32LE(0, 0x28);
-  z.writeUInt32LE(size, 0x2c);
-  return z;
-}
 
 /** A build output directory as the kernel stage leaves it. */
 function kernelOut(name: string): string {

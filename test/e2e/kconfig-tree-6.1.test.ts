@@ -3,21 +3,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { evalExpr, formatExpr, satisfyingAssignments, symbolsOf } from "../../src/kconfig/expr.js";
-import { readKconfigTree, type KconfigTree, type SymbolDefinition } from "../../src/kconfig/tree.js";
+import { readKconfigTree, type KconfigTree } from "../../src/kconfig/tree.js";
 import { kernelTree } from "../support/cli.js";
+import { ARM, deps, only } from "../support/kconfig.js";
 
-function only(tree: KconfigTree, name: string): SymbolDefinition {
-  const defs = tree.symbols.get(name);
-  if (defs?.length !== 1) throw new Error(`expected one definition of ${name}, got ${defs?.length ?? 0}`);
-  return defs[0] as SymbolDefinition;
-}
-
-const deps = (tree: KconfigTree, name: string): string | undefined => {
-  const d = only(tree, name).dependsOn;
-  return d && formatExpr(d);
-};
-
-const ARM = { ARCH: "arm", SRCARCH: "arm" };
 
 describe("readKconfigTree on the Debian linux 6.1 tree (ARCH=arm)", () => {
   const root = kernelTree();

@@ -8,16 +8,10 @@ import { describe, expect, it } from "vitest";
 import { loadBoard } from "../../src/board/load.js";
 import { imageBoardMismatches } from "../../src/image/board-match.js";
 import { parseUImage } from "../../src/image/uimage.js";
+import { fakeZImage } from "../support/images.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kiln-match-"));
 
-function zImage(size: number): Buffer {
-  const z = Buffer.alloc(size, 0x11);
-  z.writeUInt32LE(0x016f2818, 0x24);
-  z.writeUInt32LE(0, 0x28);
-  z.writeUInt32LE(size, 0x2c);
-  return z;
-}
 
 function mkimage(name: string, args: string[], parts: Buffer[]): Buffer {
   const files = parts.map((p, i) => {
@@ -37,13 +31,13 @@ const dtb = Buffer.concat([Buffer.from([0xd0, 0x0d, 0xfe, 0xed]), Buffer.alloc(6
 describe("imageBoardMismatches", () => {
   it("an AX3 image as seed 004 packs it matches the AX3", async () => {
     const ax3 = await loadBoard("openblocks-ax3");
-    const img = mkimage("ax3", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", "0x8000", "-e", "0x8000", "-n", "OBSAX3LXC 6.1.0"], [gzipSync(zImage(4096)), lzmaRamdisk]);
+    const img = mkimage("ax3", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", "0x8000", "-e", "0x8000", "-n", "OBSAX3LXC 6.1.0"], [gzipSync(fakeZImage(4096)), lzmaRamdisk]);
     expect(imageBoardMismatches(ax3, parseUImage(img))).toEqual([]);
   });
 
   it("the qemu-virt image is refused for the AX3, naming every difference", async () => {
     const ax3 = await loadBoard("openblocks-ax3");
-    const virt = mkimage("virt", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", "0x40008000", "-e", "0x40008000", "-n", "KILNVIRT 6.1.0"], [gzipSync(zImage(4096)), gzRamdisk, dtb]);
+    const virt = mkimage("virt", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", "0x40008000", "-e", "0x40008000", "-n", "KILNVIRT 6.1.0"], [gzipSync(fakeZImage(4096)), gzRamdisk, dtb]);
     const m = imageBoardMismatches(ax3, parseUImage(virt));
     expect(m).toContain("load address is 0x40008000, the board needs 0x8000");
     expect(m).toContain("entry point is 0x40008000, the board needs 0x8000");
@@ -56,7 +50,7 @@ describe("imageBoardMismatches", () => {
 
   it("a backup of the vendor's firmware is judged by what boots it, not by its name or packing", async () => {
     const ax3 = await loadBoard("openblocks-ax3");
-    const vendor = mkimage("vendor", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "none", "-a", "0x8000", "-e", "0x8000", "-n", "Linux-3.0.6"], [zImage(4096), lzmaRamdisk]);
+    const vendor = mkimage("vendor", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "none", "-a", "0x8000", "-e", "0x8000", "-n", "Linux-3.0.6"], [fakeZImage(4096), lzmaRamdisk]);
     expect(imageBoardMismatches(ax3, parseUImage(vendor))).not.toEqual([]);
     expect(imageBoardMismatches(ax3, parseUImage(vendor), { vendorImage: true })).toEqual([]);
   });

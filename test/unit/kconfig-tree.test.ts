@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { formatExpr } from "../../src/kconfig/expr.js";
-import { allSymbolNames, readKconfigTree, type KconfigTree, type SymbolDefinition } from "../../src/kconfig/tree.js";
+import { allSymbolNames, readKconfigTree } from "../../src/kconfig/tree.js";
+import { ARM, deps, only } from "../support/kconfig.js";
 
 const fixtures: string[] = [];
 afterAll(() => fixtures.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -18,18 +19,6 @@ function fixture(files: Record<string, string>): string {
   return root;
 }
 
-function only(tree: KconfigTree, name: string): SymbolDefinition {
-  const defs = tree.symbols.get(name);
-  if (defs?.length !== 1) throw new Error(`expected one definition of ${name}, got ${defs?.length ?? 0}`);
-  return defs[0] as SymbolDefinition;
-}
-
-const deps = (tree: KconfigTree, name: string): string | undefined => {
-  const d = only(tree, name).dependsOn;
-  return d && formatExpr(d);
-};
-
-const ARM = { ARCH: "arm", SRCARCH: "arm" };
 
 describe("readKconfigTree on small trees", () => {
   it("ANDs nested if blocks, menu dependencies and own depends on", async () => {
