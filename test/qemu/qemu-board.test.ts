@@ -134,7 +134,7 @@ describe("the qemu-virt board", () => {
       return f;
     });
     const second = join(testWork(), "second.uImage");
-    await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", `0x${h.load.toString(16)}`, "-e", `0x${h.entry.toString(16)}`, "-n", "KILN-E2E-SECOND", "-d", parts.join(":"), second]);
+    await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", `0x${h.load.toString(16)}`, "-e", `0x${h.entry.toString(16)}`, "-n", "KILNVIRT e2e second", "-d", parts.join(":"), second]);
     const r = await kiln(
       ["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", second, "--out", out, "--reboot-timeout", "300", "--json"],
       { env: stateEnv() },
@@ -144,7 +144,7 @@ describe("the qemu-virt board", () => {
     expect(res.results[0]?.error).toBeUndefined();
     expect(res.results[0]).toMatchObject({ ok: true, flashcfg: "kiln" });
     expect(r.exitCode).toBe(0);
-    expect(consoleLog("e2e")).toMatch(/Image Name:\s+KILN-E2E-SECOND/);
+    expect(consoleLog("e2e")).toMatch(/Image Name:\s+KILNVIRT e2e second/);
     expect(readFileSync(flashFile("e2e")).subarray(0, 64).equals(readFileSync(second).subarray(0, 64))).toBe(true);
   }, 900_000);
 
