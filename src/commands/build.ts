@@ -138,7 +138,7 @@ export async function configCommand(opts: BuildCommandOptions): Promise<void> {
     throw err;
   }
   const c = r.config;
-  if (!c) return;
+  if (!c?.report) return;
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(c.report, null, 2)}\n`);
     return;

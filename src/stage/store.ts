@@ -11,8 +11,12 @@ import { randomBytes } from "node:crypto";
 import { type Inputs, inputsKey } from "../cache.js";
 import { cacheDir } from "../paths.js";
 
-/** Entries kept per stage: enough for a few boards and variants, not a disk's worth. */
-const KEEP = 4;
+/**
+ * Entries kept per stage, the least recently used go first: enough for a few
+ * boards and variants, not a disk's worth. A config is a few kB, a kernel tens
+ * of MB, a root filesystem a few hundred.
+ */
+const KEEP: Record<string, number> = { config: 64, kernel: 8, rootfs: 4 };
 
 interface Meta {
   stage: string;
@@ -100,5 +104,5 @@ async function prune(stage: string): Promise<void> {
     if (st) entries.push({ dir: join(root, name), used: st.mtimeMs });
   }
   entries.sort((a, b) => b.used - a.used);
-  for (const e of entries.slice(KEEP)) await rm(e.dir, { recursive: true, force: true });
+  for (const e of entries.slice(KEEP[stage] ?? 4)) await rm(e.dir, { recursive: true, force: true });
 }

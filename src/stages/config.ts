@@ -14,8 +14,8 @@ import { engineHash } from "../stage/engine.js";
 export interface ConfigResult {
   configPath: string;
   reportPath: string;
-  /** the audit as written to kconfig/audit.json */
-  report: { ok: boolean; counts: Record<string, number>; fragments: unknown; kernelVersion: string; options: unknown[] } & Record<string, unknown>;
+  /** the audit as written to kconfig/audit.json (none for a .config kiln did not make) */
+  report?: { ok: boolean; counts: Record<string, number>; fragments: unknown; kernelVersion: string; options: unknown[] } & Record<string, unknown>;
 }
 
 export function configPaths(outDir: string): { configPath: string; reportPath: string } {
@@ -63,7 +63,8 @@ export const configStage: Stage<object, ConfigResult> = {
   },
   async result(ctx) {
     const paths = configPaths(ctx.outDir);
-    const report = JSON.parse(await readFile(paths.reportPath, "utf8")) as ConfigResult["report"];
+    // A .config made elsewhere (kiln image --no-deps) has no audit.
+    const report = existsSync(paths.reportPath) ? (JSON.parse(await readFile(paths.reportPath, "utf8")) as ConfigResult["report"]) : undefined;
     return { ...paths, report };
   },
 };
