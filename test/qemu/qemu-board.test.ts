@@ -207,11 +207,11 @@ describe("the AX3's flash layout on the emulated board", () => {
     await ensureKey();
     await buildVirt(out);
     // Only the image stage differs between layouts: build the variant, keep a copy, put the default back.
-    const variant = await kiln(["image", "--board", "qemu-virt", "--out", out, "--flash-layout", "ax3-names", "--json"]);
+    const variant = await kiln(["image", "--no-deps", "--board", "qemu-virt", "--out", out, "--flash-layout", "ax3-names", "--json"]);
     expect(variant.exitCode, variant.stderr).toBe(0);
     const ax3 = join(testWork(), "ax3-names.uImage");
     copyFileSync(image, ax3);
-    const back = await kiln(["image", "--board", "qemu-virt", "--out", out, "--json"]);
+    const back = await kiln(["image", "--no-deps", "--board", "qemu-virt", "--out", out, "--json"]);
     expect(back.exitCode, back.stderr).toBe(0);
 
     const { port } = await start("ax3names", ax3);
