@@ -153,7 +153,7 @@ function buildFlags(cmd: Command): Command {
     .option("-o, --out <dir>", "output directory (default: ./out/<board>)")
     .option("--allow-missing", "accept a config whose audit found missing options", false)
     .option("--force <stage...>", "re-run these stages even when their inputs did not change (config, kernel, rootfs, image)", [])
-    .addOption(new Option("--no-cache", "build every stage here instead of taking it from the cache of earlier builds ($KILN_CACHE_DIR/stages)"))
+    .addOption(new Option("--no-cache", "build every stage here instead of taking it from the cache of earlier builds ($KILN_CACHE_DIR/stages); what is built is still filed there"))
     .option("--json", "machine-readable summary on stdout", false);
 }
 

@@ -35,7 +35,11 @@ export async function runStage<Up, R>(stage: Stage<Up, R>, ctx: BuildContext, up
     const outputs = stage.outputs(ctx, up);
     const forced = ctx.force.includes(stage.name);
     const fresh = await checkStamp(ctx.outDir, stage.name, inputs);
-    if (fresh.fresh && !forced) return await finish("up to date", []);
+    if (fresh.fresh && !forced) {
+      // An up-to-date result that the cache lost (pruned, or built with --no-cache) is filed again.
+      if (stage.cacheable && !hasEntry(stage.name, inputs)) await storeOutputs(stage.name, inputs, ctx.outDir, outputs).catch(() => undefined);
+      return await finish("up to date", []);
+    }
     const why = forced ? ["--force"] : fresh.why;
     if (!forced && stage.cacheable && ctx.useCache !== false && hasEntry(stage.name, inputs)) {
       row.status("restoring from the cache of earlier builds");
@@ -63,7 +67,8 @@ export async function runStage<Up, R>(stage: Stage<Up, R>, ctx: BuildContext, up
       throw err;
     }
     await saved.drop();
-    if (stage.cacheable && ctx.useCache !== false) {
+    // --no-cache only means "do not take from the cache": what was built here is filed for others.
+    if (stage.cacheable) {
       row.status("saving to the cache");
       await storeOutputs(stage.name, inputs, ctx.outDir, outputs).catch((err: unknown) => log.write(`# could not save to the cache: ${String(err)}`));
     }

@@ -101,6 +101,15 @@ describe("runStage", () => {
     expect(again.outcome.how).toBe("up to date");
   });
 
+  it("an up-to-date result the cache lost is filed again", async () => {
+    rmSync(join(root, "cache", "stages"), { recursive: true, force: true });
+    const n = { runs: 0 };
+    expect((await runStage(stage({ value: "one" }, n), ctx(a), {})).outcome.how).toBe("up to date");
+    const d = join(root, "d");
+    expect((await runStage(stage({ value: "one" }, n), ctx(d), {})).outcome.how).toBe("cache");
+    expect(n.runs).toBe(0);
+  });
+
   it("--no-cache builds instead", async () => {
     const c = join(root, "c");
     const n = { runs: 0 };
