@@ -4,6 +4,7 @@
  * kernel image in NOR flash. Each instance keeps its flash files, so what a
  * flashcfg writes survives a reboot, exactly as on the board.
  */
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { open, readFile, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -36,6 +37,16 @@ export interface InstanceInfo {
   startedAt: string;
 }
 
+/**
+ * A UNIX socket path must fit sun_path (108 bytes with its NUL). A state
+ * directory deep enough to exceed it gets the socket under /tmp instead,
+ * named by the hash of where it would have been (stable for the instance).
+ */
+export function socketPath(wanted: string): string {
+  if (Buffer.byteLength(wanted) < 100) return wanted;
+  return join("/tmp", `kiln-${createHash("sha256").update(wanted).digest("hex").slice(0, 16)}.sock`);
+}
+
 export function instancePaths(name: string): InstancePaths {
   if (!/^[\w.-]+$/.test(name)) throw new InputError(`instance name "${name}" may only hold letters, digits, ".", "_" and "-"`);
   const dir = join(stateDir(), "qemu", name);
@@ -45,7 +56,7 @@ export function instancePaths(name: string): InstancePaths {
     flash1: join(dir, "flash1.img"),
     tftp: join(dir, "tftp"),
     console: join(dir, "console.log"),
-    consoleSocket: join(dir, "console.sock"),
+    consoleSocket: socketPath(join(dir, "console.sock")),
     pidFile: join(dir, "qemu.pid"),
     info: join(dir, "instance.json"),
   };

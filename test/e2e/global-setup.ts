@@ -13,7 +13,7 @@ import { tmpRun } from "../support/tmp-run.js";
 
 export default async function setup(): Promise<() => void> {
   const root = join(import.meta.dirname, "..", "..");
-  const teardown = tmpRun("kiln-test-run-");
+  const teardown = tmpRun("kiln-t-");
   await execa("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
   const work = mkdtempSync(join(tmpdir(), "kiln-test-"));
   const log = new StageLog(join(work, "setup.log"));

@@ -2,5 +2,5 @@
 import { tmpRun } from "../support/tmp-run.js";
 
 export default function setup(): () => void {
-  return tmpRun("kiln-unit-");
+  return tmpRun("kiln-t-");
 }

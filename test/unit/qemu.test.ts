@@ -49,3 +49,15 @@ describe("the emulated board", () => {
     await expect(writeBank(join(dir, "big.img"), Buffer.alloc(BANK_SIZE + 1))).rejects.toThrow(/do not fit/);
   });
 });
+
+describe("the console socket path", () => {
+  it("stays where the instance is when it fits a UNIX socket address, else moves to a short stable name", async () => {
+    const { socketPath } = await import("../../src/qemu/instance.js");
+    expect(socketPath("/root/.local/state/kiln/qemu/main/console.sock")).toBe("/root/.local/state/kiln/qemu/main/console.sock");
+    const deep = `/tmp/${"x".repeat(120)}/qemu/killme/console.sock`;
+    const moved = socketPath(deep);
+    expect(moved).toMatch(/^\/tmp\/kiln-[0-9a-f]{16}\.sock$/);
+    expect(socketPath(deep)).toBe(moved);
+    expect(socketPath(deep.replace("killme", "other"))).not.toBe(moved);
+  });
+});
