@@ -86,6 +86,7 @@ program
   .option("--kernel-src <dir-or-tarball>", "kernel tree or tarball (default: the board's Debian linux-source tarball)")
   .option("-o, --out <dir>", "output directory (default: ./out/<board>)")
   .option("--allow-missing", "report requested options that did not land as warnings instead of failing", false)
+  .addOption(new Option("--no-cache", "make the config here instead of taking it from the cache of earlier builds"))
   .option("--json", "print the audit report as JSON on stdout (no progress output)", false)
   .addHelpText(
     "after",

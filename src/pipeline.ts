@@ -35,7 +35,8 @@ export function plannedStages(ctx: BuildContext, until: StageName): StageName[] 
  * the output directory as they are (`kiln image --no-deps` on a kernel built elsewhere).
  */
 export async function build(ctx: BuildContext, until: StageName = "image", display: Display = silentDisplay, noDeps = false): Promise<BuildResult> {
-  const planned = plannedStages(ctx, until).filter((s) => !noDeps || s === until);
+  const chain = plannedStages(ctx, until);
+  const planned = noDeps ? chain.filter((s) => s === until) : chain;
   const stage = { config: configStage, kernel: kernelStage, rootfs: rootfsStage, image: imageStage };
   for (const name of planned) await stage[name].preflight(ctx);
   return withLock(ctx.outDir, async (lockNote) => {
@@ -50,7 +51,7 @@ export async function build(ctx: BuildContext, until: StageName = "image", displ
     if (until === "config") return r;
     r.kernel = await step(kernelStage, { config: r.config });
     if (until === "kernel") return r;
-    if (plannedStages(ctx, until).includes("rootfs")) r.rootfs = await step(rootfsStage, { kernel: r.kernel });
+    if (chain.includes("rootfs")) r.rootfs = await step(rootfsStage, { kernel: r.kernel });
     if (until === "rootfs") return r;
     r.image = await step(imageStage, { kernel: r.kernel, ramdisk: ctx.ramdisk ?? r.rootfs?.ramdisk });
     return r;

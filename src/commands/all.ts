@@ -97,6 +97,15 @@ export async function allCommand(opts: AllOptions): Promise<void> {
     say(`qemu: booting ${image.file} through U-Boot from emulated NOR flash (instance "${opts.instance}")`);
     const booted = await bootQemu(board, opts.instance, image.file, { wait: "ssh", ready: /a^/, timeoutMs: Number(opts.timeout) * 1000 });
     summary.boot = { seconds: booted.bootSeconds, sshPort: booted.sshPort, console: booted.console };
+    // From here this process owns a running QEMU: Ctrl-C stops it before kiln exits.
+    const onSignal = () => {
+      process.stderr.write("\ninterrupted: stopping QEMU\n");
+      void stopQemu(instancePaths(opts.instance)).finally(() => process.exit(130));
+    };
+    process.removeAllListeners("SIGINT");
+    process.removeAllListeners("SIGTERM");
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
     try {
       say(`qemu: SSH up after ${formatSeconds(booted.bootSeconds)}; check: lxc-checkconfig, the built config and release, a container with ${opts.memory} and cpuset ${opts.cpus}`);
       // A known-hosts file of this boot only: the key must be exactly the one the build put in the image.
@@ -123,6 +132,8 @@ export async function allCommand(opts: AllOptions): Promise<void> {
       summary.check = liveSummary(report);
       if (!opts.json) process.stdout.write(`${formatLive(report)}\n`);
     } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
       await stopQemu(instancePaths(opts.instance));
     }
     summary.ok = summary.check?.ok === true;

@@ -4,7 +4,7 @@
  * build context and prints what the pipeline did.
  */
 import { planFlash } from "../board/flash-layout.js";
-import { loadBoard } from "../board/load.js";
+import { loadBoard, suggest } from "../board/load.js";
 import { KilnError } from "../errors.js";
 import type { AuditReport } from "../kconfig/audit.js";
 import { formatAudit } from "../kconfig/report.js";
@@ -54,7 +54,10 @@ function interruptible(): AbortController {
 export async function buildContext(opts: BuildCommandOptions): Promise<BuildContext> {
   const board = await loadBoard(opts.board);
   const force = opts.force.map((s) => {
-    if (!(STAGES as readonly string[]).includes(s)) throw new KilnError(`--force ${s}: no such stage`, { hint: `stages: ${STAGES.join(", ")}` });
+    if (!(STAGES as readonly string[]).includes(s)) {
+      const near = suggest(s, STAGES);
+      throw new KilnError(`--force ${s}: no such stage${near ? ` (did you mean ${near}?)` : ""}`, { hint: `stages: ${STAGES.join(", ")}` });
+    }
     return s as StageName;
   });
   // Before any stage runs: a unit whose layout does not match the board data stops the build here, not after the kernel.

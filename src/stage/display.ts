@@ -106,5 +106,6 @@ export function terminalDisplay(): Display {
 /** The display for this process: nothing with --json, listr2 on a terminal, plain lines otherwise. */
 export function displayFor(quiet: boolean): Display {
   if (quiet) return silentDisplay;
-  return process.stdout.isTTY ? terminalDisplay() : plainDisplay();
+  // A terminal that reports no width (a bare pty) would get listr2's rows one character per line.
+  return process.stdout.isTTY && (process.stdout.columns ?? 0) >= 40 ? terminalDisplay() : plainDisplay();
 }
