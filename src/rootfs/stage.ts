@@ -13,7 +13,10 @@ import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { imagePartitionNames } from "../board/flash-layout.js";
 import type { Board } from "../board/schema.js";
-import { ensureHostKey, hostKeyPath } from "./host-key.js";
+import { ensureHostKey } from "./host-key.js";
+import { type RootfsPaths, rootfsPaths } from "./paths.js";
+
+export { rootfsOutputs, rootfsPaths } from "./paths.js";
 import { type Inputs, sha256File, sha256Text } from "../cache.js";
 import { CheckFailedError, InputError, KilnError } from "../errors.js";
 import { requireTool, run, type StageLog, toolVersion } from "../exec.js";
@@ -28,7 +31,7 @@ import { ensureBinfmt } from "./binfmt.js";
 import { cutClosure, installedPackages, whoPulls } from "./dpkg.js";
 import { debootstrap, type DebootstrapResult } from "./mmdebstrap.js";
 import { modulesFingerprint, stageModules, type StagedModules } from "./modules.js";
-import { type Compression, compressFile, compressionExt, ensureDeviceNodes, packCpio, unpackRamdisk } from "./pack.js";
+import { type Compression, compressFile, ensureDeviceNodes, packCpio, unpackRamdisk } from "./pack.js";
 import { loadProfile, type Profile } from "./profile.js";
 import { flashBudget, formatReport, mib, packageSizes, ramBudget, type SizeReport, treeSizes } from "./report.js";
 import { makeSbom } from "./sbom.js";
@@ -45,32 +48,6 @@ export interface RootfsResult {
   report: string;
   manifest: string;
   warnings: string[];
-}
-
-export interface RootfsPaths {
-  dir: string;
-  ramdisk: string;
-  compressed: string;
-  sbom: string;
-  report: string;
-  reportJson: string;
-  manifest: string;
-  work: string;
-}
-
-export function rootfsPaths(outDir: string, compression: Compression): RootfsPaths {
-  const dir = join(outDir, "rootfs");
-  const ext = compressionExt(compression);
-  return {
-    dir,
-    ramdisk: join(dir, "ramdisk.cpio"),
-    compressed: join(dir, ext ? `ramdisk.cpio.${ext}` : "ramdisk.cpio.copy"),
-    sbom: join(dir, "sbom.cdx.json"),
-    report: join(dir, "size-report.txt"),
-    reportJson: join(dir, "size-report.json"),
-    manifest: join(dir, "manifest.json"),
-    work: join(dir, ".work"),
-  };
 }
 
 /** Debian architecture of the board's userland, from its toolchain. */
@@ -199,10 +176,6 @@ export async function rootfsInputs(plan: RootfsPlan): Promise<Inputs> {
   };
 }
 
-export function rootfsOutputs(plan: Pick<RootfsPlan, "paths" | "outDir">): string[] {
-  const p = plan.paths;
-  return [p.ramdisk, p.compressed, p.sbom, p.report, p.reportJson, p.manifest, hostKeyPath(plan.outDir)];
-}
 
 export async function rootfsResult(outDir: string, compression: Compression): Promise<RootfsResult> {
   const paths = rootfsPaths(outDir, compression);
