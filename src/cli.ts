@@ -302,6 +302,7 @@ qemu
   .option("--ready <regex>", "console line that means the board is up (with --wait console)", "kiln: ready")
   .addOption(checkedOption("--timeout <seconds>", "give up after this long", "seconds", "180"))
   .option("--console", "attach the terminal to the serial console once started", false)
+  .option("--data-disk", "give the instance a data disk (made once, ext4 labelled as the board's rootfs.data.label; kept and attached at every later start)", false)
   .option("--json", "print instance details as JSON", false)
   .addHelpText(
     "after",
@@ -309,11 +310,15 @@ qemu
 The flash files live in $KILN_STATE_DIR/qemu/<instance>/ (default ~/.local/state/kiln):
 flash0.img holds U-Boot, flash1.img the uImage. They persist, so an image written
 from inside the guest (flashcfg) boots after a reboot, as on the real board.
+data.img (--data-disk) is the instance's disk: /init mounts it on /var/lib/lxc by
+its label, so containers on it survive reboots. kiln formats only a disk it has
+just made; an existing data.img is attached as it is.
 On a boot failure, the console's last lines are shown; Ctrl-C during the boot
 stops QEMU.
 
 Examples:
   kiln qemu --board qemu-virt --image out/qemu-virt/uImage.qemu-virt
+  kiln qemu --board openblocks-ax3 --image out/openblocks-ax3/uImage.initrd.obsax3.qemu --data-disk
   kiln qemu stop --instance qemu-virt`,
   )
   .action(async (opts) => {

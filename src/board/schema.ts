@@ -172,6 +172,35 @@ export const QemuSchema = z
     ubootPackage: z.string().describe("Debian package that provides it"),
     imageAddress: hexOrNumber.describe("address of the second flash bank, where the uImage lives"),
     bootargs: z.string().describe("kernel command line U-Boot passes (handlebars: {{console}})"),
+    bootLimit: hexOrNumber
+      .optional()
+      .describe(
+        "highest address U-Boot may copy the ramdisk and DTB to (initrd_high, fdt_high): below the end of the kernel's lowmem when the RAM is larger; default: anywhere in RAM",
+      ),
+    identity: z
+      .object({ model: z.string().describe("/proc/device-tree/model of QEMU's machine (linux,dummy-virt for -M virt)") })
+      .strict()
+      .optional()
+      .describe("what the board's own kernel reports under QEMU, when the board is a real one also emulated"),
+    layout: z.string().optional().describe("the flash layout (flash.layouts) the emulated flash uses; default: the board's default layout"),
+    image: z
+      .object({
+        output: z.string().describe("file name of the QEMU image, beside the board's own"),
+        loadAddress: hexOrNumber.describe("load address in QEMU's RAM (mkimage -a)"),
+        entryAddress: hexOrNumber.describe("entry point (mkimage -e)"),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "a real board also emulated: the image stage packs the same zImage and ramdisk a second time for QEMU's U-Boot (no ATAGS: QEMU's device tree as a third part)",
+      ),
+    disk: z
+      .object({
+        size: size.default(1024 ** 3).describe("size of the data disk `kiln qemu --data-disk` makes once per instance"),
+      })
+      .strict()
+      .default({ size: 1024 ** 3 })
+      .describe("the instance's data disk (virtio), formatted with rootfs.data.label"),
   })
   .strict();
 
@@ -200,6 +229,18 @@ export const BoardRootfsSchema = z
       .default("auto")
       .describe("cgroup layout: auto = cgroup2 on kernels >= 4.5, the v1 /cgroup mount of seed 004 on older ones"),
     memory: size.optional().describe("RAM of the board: the kernel unpacks the initramfs into a tmpfs of half of it"),
+    data: z
+      .object({
+        label: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,16}$/, "an ext4 label (letters, digits, _ and -; at most 16)")
+          .describe("label of the data filesystem (e2label / mkfs.ext4 -L): /init mounts it when a filesystem with this label exists"),
+        mount: z.string().regex(/^\/[A-Za-z0-9_./-]+$/).default("/var/lib/lxc").describe("where it is mounted: LXC's container path keeps containers across reboots"),
+        wait: z.number().int().min(0).max(60).default(5).describe("seconds /init waits for the disk to appear (SATA and USB disks are probed after /init starts)"),
+      })
+      .strict()
+      .optional()
+      .describe("a persistent data filesystem, found by label; containers marked lxc.start.auto = 1 on it start at boot"),
   })
   .strict();
 
@@ -226,6 +267,9 @@ export const BoardSchema = z
   .strict()
   .superRefine((b, ctx) => {
     if (!b.qemu || !b.flash) return;
+    if (b.qemu.layout !== undefined && !b.flash.layouts?.[b.qemu.layout]) {
+      ctx.addIssue({ code: "custom", path: ["qemu", "layout"], message: `"${b.qemu.layout}" is not one of flash.layouts (${Object.keys(b.flash.layouts ?? {}).join(", ") || "none"})` });
+    }
     // -M virt maps the flash at address 0 and U-Boot boots the image at imageAddress: every layout must put the image there.
     const layouts = [["", b.flash.partition, b.flash.partitions] as const, ...Object.entries(b.flash.layouts ?? {}).map(([n, l]) => [n, l.partition ?? b.flash?.partition, l.partitions] as const)];
     for (const [name, image, parts] of layouts) {

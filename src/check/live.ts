@@ -116,6 +116,27 @@ export async function checkLive(remote: Remote, opts: LiveOptions): Promise<Live
   const br = await remote.execScript("ip -o link show br0 2>&1");
   add({ id: "br0", label: "bridge br0 exists", need: "required", ok: br.code === 0, detail: br.stdout.trim().split("\n")[0] ?? "" });
 
+  // LXC pivots a container's root away only from a real filesystem: on the initramfs itself it falls back to chroot.
+  const root = await remote.execScript("awk '$2 == \"/\" { t = $3 } END { print t }' /proc/mounts");
+  const rootType = root.stdout.trim() || "unknown";
+  add({
+    id: "root-fs",
+    label: "root is not the initramfs (LXC can pivot_root)",
+    need: "required",
+    ok: rootType !== "rootfs" && rootType !== "unknown",
+    detail: rootType === "rootfs" ? "/ is the initramfs: LXC uses chroot instead of pivot_root (the image's /init must switch_root into a tmpfs)" : `/ is ${rootType}`,
+  });
+  const store = await remote.execScript('p=$(lxc-config lxc.lxcpath 2>/dev/null || echo /var/lib/lxc); mkdir -p "$p"; echo "$p $(stat -f -c %T "$p")"');
+  const [lxcPath = "/var/lib/lxc", storeType = "unknown"] = store.stdout.trim().split(" ");
+  const inRam = ["tmpfs", "ramfs", "rootfs"].includes(storeType);
+  add({
+    id: "persistent-containers",
+    label: "containers survive a reboot",
+    need: "optional",
+    ok: !inRam,
+    detail: inRam ? `${lxcPath} is on ${storeType}: containers live in RAM and are lost at reboot (label a disk's ext4 filesystem as the board data's rootfs.data.label, e.g. e2label /dev/sda1 kiln-data)` : `${lxcPath} is on ${storeType}`,
+  });
+
   if (opts.proof) {
     const script = await readFile(join(projectRoot, "src", "check", "proof.sh"), "utf8");
     const res = await remote.execScript(`sh -s -- ${opts.containerName} ${opts.memory} ${opts.cpus}`, { input: script, timeoutMs: 180_000 });

@@ -94,8 +94,10 @@ export async function allCommand(opts: AllOptions): Promise<void> {
     const manifest = JSON.parse(await readFile(image.manifest, "utf8")) as { image: { size: number }; parts: { role: string; size: number }[]; sshHostKey: string | null };
     summary.image = { file: image.file, size: manifest.image.size, parts: manifest.parts.map((p) => ({ role: p.role, size: p.size })) };
 
-    say(`qemu: booting ${image.file} through U-Boot from emulated NOR flash (instance "${opts.instance}")`);
-    const booted = await bootQemu(board, opts.instance, image.file, { wait: "ssh", ready: /a^/, timeoutMs: Number(opts.timeout) * 1000 });
+    // A real board also emulated boots its QEMU twin: the same zImage and ramdisk, QEMU's device tree.
+    const bootImage = image.qemuFile ?? image.file;
+    say(`qemu: booting ${bootImage} through U-Boot from emulated NOR flash (instance "${opts.instance}")`);
+    const booted = await bootQemu(board, opts.instance, bootImage, { wait: "ssh", ready: /a^/, timeoutMs: Number(opts.timeout) * 1000 });
     summary.boot = { seconds: booted.bootSeconds, sshPort: booted.sshPort, console: booted.console };
     // From here this process owns a running QEMU: Ctrl-C stops it before kiln exits.
     const onSignal = () => {

@@ -83,7 +83,10 @@ interface DeployContext {
 async function whichBoard(remote: Remote, c: DeployContext): Promise<{ board: Board; found: string }> {
   if (c.given) return { board: c.given, found: await checkIdentity(remote, c.given) };
   const id = await readIdentity(remote);
-  const matches = c.candidates.map((b) => ({ board: b, m: matchIdentity(b, id) })).filter((x) => x.m.ok);
+  const all = c.candidates.map((b) => ({ board: b, m: matchIdentity(b, id) })).filter((x) => x.m.ok);
+  // A board's own identity wins over a real board that QEMU's machine also stands in for.
+  const own = all.filter((x) => !x.m.emulated);
+  const matches = own.length > 0 ? own : all;
   const found = matchIdentity(c.candidates[0] as Board, id).found;
   if (matches.length !== 1 || !matches[0]) {
     throw new KilnError(`cannot tell which board ${remote.target.host} is: it says "${found}", ${matches.length === 0 ? "which no board in board/ names" : `which ${matches.map((x) => x.board.name).join(" and ")} all name`}`, {

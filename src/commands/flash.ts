@@ -13,12 +13,12 @@ import type { Board } from "../board/schema.js";
 import { checkLive, formatLive, type LiveReport } from "../check/live.js";
 import { CheckFailedError, InputError, KilnError } from "../errors.js";
 import type { StageLog } from "../exec.js";
-import { imageBoardMismatches } from "../image/board-match.js";
+import { type ImageVariant, imageVariant } from "../image/board-match.js";
 import { parseUImage, verifyUImage } from "../image/uimage.js";
 import { defaultOutDir } from "../paths.js";
 import { backupFile, readPartition } from "../remote/backup.js";
 import { type BoardOutcome, boardLogName, failIfAny, type FleetOptions, runOnBoards, summaryTable, targetsFrom } from "../remote/fleet.js";
-import { checkIdentity, freeBytes, readProcMtd, whichFlashcfg } from "../remote/probe.js";
+import { checkedIdentity, freeBytes, readProcMtd, whichFlashcfg } from "../remote/probe.js";
 import { rebootAndWait } from "../remote/reboot.js";
 import { announcedHostKey } from "../rootfs/host-key.js";
 import { Remote, type SshTarget } from "../remote/ssh.js";
@@ -70,7 +70,7 @@ export async function flashBoards(board: Board, image: string, targets: readonly
   const header = parseUImage(bytes);
   const problems = verifyUImage(header);
   if (problems.length > 0) throw new CheckFailedError(`${image} does not verify: ${problems.join("; ")}`, "rebuild it; nothing was sent to any board");
-  const mismatches = imageBoardMismatches(board, header, { vendorImage: opts.vendorImage });
+  const { variant, mismatches } = imageVariant(board, header, { vendorImage: opts.vendorImage });
   if (mismatches.length > 0) {
     throw new CheckFailedError(`${image} is not an image for ${board.name}: ${mismatches.join("; ")}`, `build it with \`kiln build --board ${board.name}\`, or check --board; nothing was sent to any board`);
   }
@@ -86,7 +86,7 @@ export async function flashBoards(board: Board, image: string, targets: readonly
     json: opts.json,
     logFile: (t) => join(outDir, "logs", boardLogName("flash", t.host, t.port)),
     outcome: (t) => ({ host: `${t.host}:${t.port}`, ok: false, steps: [] }),
-    work: (t, log, outcome, step) => flashOne(board, image, bytes, t, { ...opts, outDir, announcedHostKey: nextHostKey }, log, outcome, step),
+    work: (t, log, outcome, step) => flashOne(board, image, bytes, t, { ...opts, outDir, announcedHostKey: nextHostKey, variant }, log, outcome, step),
   });
 
   if (opts.json) process.stdout.write(`${JSON.stringify({ image, board: board.name, dryRun: opts.dryRun, results: outcomes }, null, 2)}\n`);
@@ -109,7 +109,7 @@ async function flashOne(
   image: string,
   bytes: Buffer,
   target: SshTarget,
-  opts: FlashRunOptions & { outDir: string; announcedHostKey?: string | undefined },
+  opts: FlashRunOptions & { outDir: string; announcedHostKey?: string | undefined; variant: ImageVariant },
   log: StageLog,
   outcome: Outcome,
   step: (s: string) => void,
@@ -118,7 +118,15 @@ async function flashOne(
   step("connecting (host key must be known)");
   let remote = await Remote.connect(target, log);
   try {
-    step(`board identity: ${await checkIdentity(remote, board)}`);
+    const id = await checkedIdentity(remote, board);
+    step(`board identity: ${id.found}`);
+    // The QEMU twin carries QEMU's device tree and load address: it cannot boot the real board, nor the board's own image QEMU.
+    if (id.emulated !== (opts.variant === "qemu")) {
+      throw new CheckFailedError(
+        id.emulated ? `${target.host} is ${board.name} under QEMU, and ${basename(image)} is the image for the real board` : `${basename(image)} is the QEMU image of ${board.name}, and ${target.host} is the real board`,
+        `flash ${id.emulated ? board.qemu?.image?.output ?? "the QEMU image" : board.image?.output ?? "the board's image"} instead; nothing was written`,
+      );
+    }
     const fc = await whichFlashcfg(remote);
     if (fc.kind === "none") throw new KilnError(`no flashcfg on ${target.host}`, { hint: "install kiln's flashcfg (every kiln rootfs has it) or the vendor's" });
     outcome.flashcfg = fc.kind;

@@ -1,8 +1,10 @@
+import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { loadBoard } from "../board/load.js";
 import { KilnError } from "../errors.js";
 import { StageLog } from "../exec.js";
+import { ensureDataDisk } from "../qemu/data-disk.js";
 import { instancePaths, isAlive, readInstance } from "../qemu/instance.js";
 import { prepareFlash, type QemuBoard, requireQemuBoard, startQemu, stopQemu, waitForConsole } from "../qemu/machine.js";
 import { sshBanner } from "../qemu/ssh-wait.js";
@@ -15,6 +17,7 @@ export interface QemuStartOptions {
   ready: string;
   timeout: string;
   console: boolean;
+  dataDisk: boolean;
   json: boolean;
 }
 
@@ -25,6 +28,8 @@ export interface Booted {
   sshPort: number;
   console: string;
   bootSeconds: number;
+  /** The instance's data disk, when it has one. */
+  dataDisk: string | undefined;
 }
 
 /**
@@ -32,10 +37,16 @@ export interface Booted {
  * `wait`. Until the board is up, this process owns QEMU: an interrupted or
  * failed start leaves nothing running.
  */
-export async function bootQemu(board: QemuBoard, name: string, image: string | undefined, opts: { wait: "ssh" | "console" | "none"; ready: RegExp; timeoutMs: number }): Promise<Booted> {
+export async function bootQemu(
+  board: QemuBoard,
+  name: string,
+  image: string | undefined,
+  opts: { wait: "ssh" | "console" | "none"; ready: RegExp; timeoutMs: number; dataDisk?: boolean },
+): Promise<Booted> {
   const paths = instancePaths(name);
   const log = new StageLog(join(paths.dir, "qemu.log")).reset();
   await prepareFlash(board, paths, image, log);
+  if (opts.dataDisk) await ensureDataDisk(board, paths, log);
   const started = await startQemu(board, paths, log, name);
   const ac = new AbortController();
   const onSignal = () => ac.abort();
@@ -55,19 +66,19 @@ export async function bootQemu(board: QemuBoard, name: string, image: string | u
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-  return { instance: name, board: board.name, pid: started.pid, sshPort: started.sshPort, console: paths.console, bootSeconds: Math.round((Date.now() - t0) / 100) / 10 };
+  return { instance: name, board: board.name, pid: started.pid, sshPort: started.sshPort, console: paths.console, bootSeconds: Math.round((Date.now() - t0) / 100) / 10, dataDisk: existsSync(paths.dataDisk) ? paths.dataDisk : undefined };
 }
 
 export async function qemuStartCommand(opts: QemuStartOptions): Promise<void> {
   const board = requireQemuBoard(await loadBoard(opts.board));
   const name = opts.instance ?? board.name;
-  const b = await bootQemu(board, name, opts.image, { wait: opts.wait, ready: new RegExp(opts.ready), timeoutMs: Number(opts.timeout) * 1000 });
-  const info = { instance: name, board: board.name, pid: b.pid, ssh: { host: "127.0.0.1", port: b.sshPort }, console: b.console, bootSeconds: b.bootSeconds };
+  const b = await bootQemu(board, name, opts.image, { wait: opts.wait, ready: new RegExp(opts.ready), timeoutMs: Number(opts.timeout) * 1000, dataDisk: opts.dataDisk });
+  const info = { instance: name, board: board.name, pid: b.pid, ssh: { host: "127.0.0.1", port: b.sshPort }, console: b.console, bootSeconds: b.bootSeconds, dataDisk: b.dataDisk ?? null };
   if (opts.json) process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
   else {
     process.stdout.write(
       `${board.name} "${name}" is up (${opts.wait === "none" ? "not waited for" : `${b.bootSeconds.toFixed(1)} s`}): ssh -p ${b.sshPort} root@127.0.0.1\n` +
-        `console log: ${b.console}\nstop it with: kiln qemu stop --instance ${name}\n`,
+        `console log: ${b.console}\n${b.dataDisk ? `data disk: ${b.dataDisk} (label ${board.rootfs?.data?.label ?? "?"})\n` : ""}stop it with: kiln qemu stop --instance ${name}\n`,
     );
   }
   if (opts.console) await attachConsole(instancePaths(name).consoleSocket);

@@ -56,3 +56,24 @@ export function imageBoardMismatches(board: Board, h: UImageHeader, opts: MatchO
   if (!h.name.startsWith(prefix.slice(0, Math.min(prefix.length, h.name.length))) || h.name.length === 0) out.push(`name "${h.name}" does not start with "${prefix}" (board data: "${img.name}")`);
   return out;
 }
+
+export type ImageVariant = "board" | "qemu";
+
+/** The board as its QEMU twin image is packed (qemu.image): QEMU's load address, the DTB as a third part. */
+export function qemuTwinBoard(board: Board): Board | undefined {
+  const q = board.qemu?.image;
+  if (!q || !board.image) return undefined;
+  return { ...board, image: { ...board.image, loadAddress: q.loadAddress, entryAddress: q.entryAddress, dtbPart: true }, kernel: { ...board.kernel, appendDtb: false } };
+}
+
+/**
+ * Which of the board's images `h` is: its own, or (a real board also emulated)
+ * its QEMU twin. The mismatches are against the board's own image when it is neither.
+ */
+export function imageVariant(board: Board, h: UImageHeader, opts: MatchOptions = {}): { variant: ImageVariant; mismatches: string[] } {
+  const own = imageBoardMismatches(board, h, opts);
+  if (own.length === 0) return { variant: "board", mismatches: [] };
+  const twin = qemuTwinBoard(board);
+  if (twin && imageBoardMismatches(twin, h, opts).length === 0) return { variant: "qemu", mismatches: [] };
+  return { variant: "board", mismatches: own };
+}

@@ -69,6 +69,8 @@ async function compress(kind: string, input: string, output: string, log: StageL
 
 export interface ImageResult {
   file: string;
+  /** The same kernel and ramdisk packed for QEMU's U-Boot (a real board also emulated: qemu.image). */
+  qemuFile?: string;
   manifest: string;
   /** What the image stage could not know (flash limit, partitions), said plainly. */
   notes: string[];
@@ -100,8 +102,13 @@ export interface ImagePlan {
   placed: FlashPlan["placed"];
 }
 
-export function imagePaths(board: Board, outDir: string): { file: string; manifestFile: string } {
-  return { file: join(outDir, board.image?.output ?? "uImage"), manifestFile: join(outDir, "manifest.json") };
+export function imagePaths(board: Board, outDir: string): { file: string; manifestFile: string; qemuFile?: string } {
+  const qemuOut = board.qemu?.image?.output;
+  return {
+    file: join(outDir, board.image?.output ?? "uImage"),
+    manifestFile: join(outDir, "manifest.json"),
+    ...(qemuOut ? { qemuFile: join(outDir, qemuOut) } : {}),
+  };
 }
 
 /**
@@ -130,6 +137,7 @@ export async function imageInputs(p: ImagePlan): Promise<Inputs> {
     dtb: p.builtDtb ? await sha256File(p.builtDtb) : "none",
     ramdisk: await sha256File(p.ramdiskSrc),
     "image settings": JSON.stringify(p.img),
+    "qemu image settings": JSON.stringify(p.board.qemu?.image ? { ...p.board.qemu, uboot: undefined } : null),
     "flash limit": String(plan?.limit ?? "unknown"),
     "flash partitions": plan ? JSON.stringify({ layout: plan.layout, image: plan.imagePartition, node: plan.node, placed: placed ?? null }) : "none",
     mkimage: await toolVersion("mkimage", ["-V"]),
@@ -174,24 +182,8 @@ export async function makeImage(p: ImagePlan, log: StageLog): Promise<void> {
 
   const name = Handlebars.compile(img.name, { strict: true, noEscape: true })({ release: art.release, board: board.name });
   if (Buffer.byteLength(name) > 31) log.write(`# image name "${name}" is longer than 31 bytes: mkimage cuts it`);
-  const tmp = tempSibling(file);
-  try {
-    await run(
-      "mkimage",
-      [
-        "-A", board.arch, "-O", "linux", "-T", img.type, "-C", img.kernelCompression,
-        "-a", hex(img.loadAddress), "-e", hex(img.entryAddress), "-n", name,
-        "-d", parts.map((p) => p.file).join(":"), tmp,
-      ],
-      { log, env: { SOURCE_DATE_EPOCH: String(art.epoch) }, what: "mkimage" },
-    );
-    const header = parseUImage(await readFile(tmp));
-    const problems = verifyUImage(header);
-    if (problems.length > 0) throw new CheckFailedError(`mkimage wrote an image that does not verify: ${problems.join("; ")}`);
-    await rename(tmp, file);
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  await mkimage(board.arch, { ...img, name }, parts, file, art.epoch, log);
+  const qemuImage = await makeQemuTwin(p, ramdiskPart, name, log);
 
   const manifest = {
     board: board.name,
@@ -201,6 +193,7 @@ export async function makeImage(p: ImagePlan, log: StageLog): Promise<void> {
     flash: plan
       ? { layout: plan.layout, partition: plan.imagePartition, source: plan.source, dtbNode: dtbNode ?? null, partitions: placed ?? plan.partitions, notes }
       : null,
+    qemuImage: qemuImage ?? null,
     kernel: { version: art.version, release: art.release, configSha256: await sha256File(art.configPath) },
     sourceDateEpoch: art.epoch,
     parts: await Promise.all(parts.map(async (p) => ({ role: p.role, file: p.file, size: p.size, sha256: await sha256File(p.file) }))),
@@ -213,6 +206,73 @@ export async function makeImage(p: ImagePlan, log: StageLog): Promise<void> {
     fragments: JSON.parse(await readFile(join(outDir, "kconfig", "audit.json"), "utf8").catch(() => '{"fragments":[]}')).fragments as unknown,
   };
   await writeFileAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/** mkimage into a temporary sibling, read back and verified, then renamed: never a half-written image. */
+async function mkimage(
+  arch: string,
+  img: { type: string; kernelCompression: string; loadAddress: number; entryAddress: number; name: string },
+  parts: readonly ImagePart[],
+  file: string,
+  epoch: number,
+  log: StageLog,
+): Promise<void> {
+  const tmp = tempSibling(file);
+  try {
+    await run(
+      "mkimage",
+      [
+        "-A", arch, "-O", "linux", "-T", img.type, "-C", img.kernelCompression,
+        "-a", hex(img.loadAddress), "-e", hex(img.entryAddress), "-n", img.name,
+        "-d", parts.map((p) => p.file).join(":"), tmp,
+      ],
+      { log, env: { SOURCE_DATE_EPOCH: String(epoch) }, what: `mkimage ${basename(file)}` },
+    );
+    const problems = verifyUImage(parseUImage(await readFile(tmp)));
+    if (problems.length > 0) throw new CheckFailedError(`mkimage wrote an image that does not verify: ${problems.join("; ")}`);
+    await rename(tmp, file);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/**
+ * A real board that QEMU also runs (qemu.image): the same zImage and the same
+ * compressed ramdisk, packed a second time for QEMU's U-Boot, which has no
+ * ATAGS: QEMU's device tree (with the partitions of qemu.layout) is the third
+ * part instead of the DTB appended to the zImage.
+ */
+async function makeQemuTwin(p: ImagePlan, ramdiskPart: string, name: string, log: StageLog): Promise<Record<string, unknown> | undefined> {
+  const { board, art, work, img } = p;
+  const q = board.qemu;
+  const twin = imagePaths(board, p.outDir).qemuFile;
+  if (!q?.image || !twin) return undefined;
+  const { dumpQemuDtb } = await import("./qemu-dtb.js");
+  const qemuDtb = await dumpQemuDtb(board.arch, q, join(work, "qemu.dtb"), log);
+  const plan = planFlash(board, { layout: q.layout });
+  let dtb = qemuDtb;
+  if (plan?.placed) {
+    dtb = join(work, "qemu.partitions.dtb");
+    await writeDtbPartitions(qemuDtb, dtb, { node: undefined, partitions: plan.placed }, log);
+  }
+  const kernelPart = img.kernelCompression === "gzip" ? join(work, "qemu-kernel.gz") : art.zImage;
+  if (img.kernelCompression === "gzip") await compress("gzip", art.zImage, kernelPart, log);
+  const parts: ImagePart[] = [
+    { role: "kernel", file: kernelPart, size: (await stat(kernelPart)).size },
+    { role: "ramdisk", file: ramdiskPart, size: (await stat(ramdiskPart)).size },
+    { role: "dtb", file: dtb, size: (await stat(dtb)).size },
+  ];
+  const { total, limit } = checkFits(board, parts, plan);
+  await mkimage(board.arch, { type: "multi", kernelCompression: img.kernelCompression, loadAddress: q.image.loadAddress, entryAddress: q.image.entryAddress, name }, parts, twin, art.epoch, log);
+  return {
+    file: twin,
+    sha256: await sha256File(twin),
+    size: total,
+    limit: limit ?? null,
+    layout: plan?.layout ?? null,
+    zImageSha256: await sha256File(art.zImage),
+    parts: await Promise.all(parts.map(async (x) => ({ role: x.role, file: x.file, size: x.size, sha256: await sha256File(x.file) }))),
+  };
 }
 
 function hex(n: number): string {

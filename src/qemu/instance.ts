@@ -27,6 +27,8 @@ export interface InstancePaths {
   consoleSocket: string;
   pidFile: string;
   info: string;
+  /** The instance's data disk (virtio), attached whenever it exists. */
+  dataDisk: string;
 }
 
 export interface InstanceInfo {
@@ -59,6 +61,7 @@ export function instancePaths(name: string): InstancePaths {
     consoleSocket: socketPath(join(dir, "console.sock")),
     pidFile: join(dir, "qemu.pid"),
     info: join(dir, "instance.json"),
+    dataDisk: join(dir, "data.img"),
   };
 }
 

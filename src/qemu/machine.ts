@@ -26,9 +26,10 @@ export function bootScriptText(board: QemuBoard): string {
   const bootargs = Handlebars.compile(board.qemu.bootargs, { noEscape: true })({ console: "ttyAMA0" });
   return [
     "echo kiln: booting the image in flash",
-    // Deleting both makes U-Boot copy the DTB and initrd to RAM instead of fixing them up inside flash.
-    "setenv fdt_high",
-    "setenv initrd_high",
+    // Deleting both (or a limit) makes U-Boot copy the DTB and initrd to RAM instead of fixing them up inside flash.
+    ...(board.qemu.bootLimit !== undefined
+      ? [`setenv fdt_high 0x${board.qemu.bootLimit.toString(16)}`, `setenv initrd_high 0x${board.qemu.bootLimit.toString(16)}`]
+      : ["setenv fdt_high", "setenv initrd_high"]),
     `setenv bootargs "${bootargs}"`,
     `bootm 0x${board.qemu.imageAddress.toString(16)}`,
     "echo kiln: bootm returned",
@@ -47,6 +48,10 @@ export function qemuArgs(board: QemuBoard, paths: InstancePaths, sshPort: number
     "-drive", `if=pflash,format=raw,file=${paths.flash1}`,
     "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22,tftp=${paths.tftp}`,
     "-device", "virtio-net-device,netdev=n0",
+    // A watchdog the virt machine can have (the AX3's Orion watchdog is not emulated): it resets the machine.
+    "-device", "i6300esb",
+    "-action", "watchdog=reset",
+    ...(existsSync(paths.dataDisk) ? ["-drive", `if=none,id=data,format=raw,file=${paths.dataDisk}`, "-device", "virtio-blk-device,drive=data"] : []),
     "-chardev", `socket,id=con0,path=${paths.consoleSocket},server=on,wait=off,logfile=${paths.console}`,
     "-serial", "chardev:con0",
     "-pidfile", paths.pidFile,

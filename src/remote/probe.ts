@@ -49,9 +49,14 @@ export async function readIdentity(remote: Remote): Promise<Identity> {
 
 /** The board must be `board`: refused otherwise, before anything is written. Returns what it says it is. */
 export async function checkIdentity(remote: Remote, board: Board): Promise<string> {
+  return (await checkedIdentity(remote, board)).found;
+}
+
+/** As checkIdentity, and whether the board is running under QEMU (a real board's emulated twin). */
+export async function checkedIdentity(remote: Remote, board: Board): Promise<{ found: string; emulated: boolean }> {
   const id = matchIdentity(board, await readIdentity(remote));
   if (!id.ok) throw new KilnError(`${remote.target.host} is not a ${board.name}: found "${id.found}", expected "${id.expected}"`, { hint: "check --host and --board; nothing was written" });
-  return id.found;
+  return { found: id.found, emulated: id.emulated };
 }
 
 export type FlashcfgKind = "kiln" | "vendor" | "none";

@@ -32,10 +32,6 @@ export const ProfileSchema = z
       .default({ docs: false, man: false, locales: false, info: false, aptLists: true }),
     forbid: z.array(packageName).default([]).describe("packages that must not end up installed (e.g. perl): the build fails, naming who pulled them"),
     modules: z.enum(["board", "all"]).default("board").describe("kernel modules: the board's list (rootfs.modules) and their dependencies, or all"),
-    rootMode: z
-      .enum(["initramfs", "tmpfs"])
-      .default("initramfs")
-      .describe("stay on the initramfs, or copy it into a tmpfs and switch_root there (LXC then uses pivot_root)"),
   })
   .strict();
 

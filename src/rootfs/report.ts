@@ -94,16 +94,25 @@ export interface SizeReport {
   cut: SizeEntry[];
 }
 
-/** Half the RAM, of which kiln lets the root take 80%: the rest is for the cpio and the page cache. */
-export function ramBudget(memory: number | undefined, unpacked: number): Budget["ram"] {
-  if (memory === undefined) return { limit: null, used: unpacked, ok: true, note: "board RAM unknown (rootfs.memory): unpacked size not checked" };
-  const limit = Math.floor((memory / 2) * 0.8);
-  const ok = unpacked <= limit;
+/**
+ * /init copies the root into a tmpfs capped at half the RAM and switch_roots
+ * there; kiln lets the root take at most 80% of that cap (the rest is what
+ * containers and logs write). At the switch, the initramfs and its copy are
+ * both in RAM: twice the root must fit too.
+ */
+export function ramBudget(memory: number | undefined, unpacked: number): Budget["ram"] & { headroom: number | null } {
+  if (memory === undefined) return { limit: null, used: unpacked, ok: true, headroom: null, note: "board RAM unknown (rootfs.memory): unpacked size not checked" };
+  const cap = Math.floor(memory / 2);
+  const limit = Math.floor(cap * 0.8);
+  const ok = unpacked <= limit && 2 * unpacked <= memory * 0.8;
   return {
     limit,
     used: unpacked,
     ok,
-    note: `the kernel unpacks the initramfs into a tmpfs of half the RAM (${mib(memory / 2)}); kiln keeps the root under 80% of it (${mib(limit)}): ${mib(unpacked)} ${ok ? "fits" : "does NOT fit"}`,
+    headroom: cap - unpacked,
+    note:
+      `the root runs from a tmpfs capped at half the RAM (${mib(cap)}); kiln keeps it under 80% of that (${mib(limit)}): ${mib(unpacked)} ${ok ? "fits" : "does NOT fit"}, ` +
+      `${mib(cap - unpacked)} of headroom in the tmpfs; at the switch_root the initramfs and its copy take ${mib(2 * unpacked)} of ${mib(memory)}`,
   };
 }
 

@@ -37,7 +37,7 @@ export interface TemplateContext {
   lxc: { type: NetMode; link: string; macvlan: boolean; devicesKey: string; devicesDenyKey: string; devices: { what: string; rule: string }[] };
   modules: string[];
   ssh: { port: number };
-  tmpfsRoot: boolean;
+  data: { label: string; mount: string; wait: number } | undefined;
   marker: string;
 }
 
@@ -100,7 +100,7 @@ function checkCidr(address: string): void {
   }
 }
 
-export function templateContext(board: Board, profile: Profile, kernel: { version?: string; release?: string }, net: NetworkOptions, login: boolean): TemplateContext {
+export function templateContext(board: Board, _profile: Profile, kernel: { version?: string; release?: string }, net: NetworkOptions, login: boolean): TemplateContext {
   const rf = board.rootfs;
   if (!rf) throw new InputError(`board ${board.name} has no rootfs settings`, `add a rootfs: section (hostname, console) to board/${board.name}/board.yaml`);
   const cgroup = cgroupStyle(rf.cgroup, kernel.version);
@@ -128,7 +128,7 @@ export function templateContext(board: Board, profile: Profile, kernel: { versio
     },
     modules: [...rf.modules],
     ssh: { port: 22 },
-    tmpfsRoot: profile.rootMode === "tmpfs",
+    data: rf.data ? { ...rf.data } : undefined,
     marker: READY_MARKER,
   };
 }

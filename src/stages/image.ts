@@ -31,10 +31,11 @@ export const imageStage: Stage<ImageUp, ImageResult> = {
   title: (ctx) => `U-Boot image ${ctx.board.image?.output ?? ""} (mkimage, verified, size-checked)`,
   preflight: imagePreflight,
   inputs: async (ctx, up) => imageInputs(await plan(ctx, up)),
-  outputs: (ctx) => Object.values(imagePaths(ctx.board, ctx.outDir)),
+  outputs: (ctx) => Object.values(imagePaths(ctx.board, ctx.outDir)).filter((f): f is string => f !== undefined),
   run: async (ctx, up, io) => makeImage(await plan(ctx, up), io.log),
   async result(ctx, up) {
     const p = await plan(ctx, up);
-    return { file: p.file, manifest: p.manifestFile, notes: p.notes };
+    const { qemuFile } = imagePaths(ctx.board, ctx.outDir);
+    return { file: p.file, ...(qemuFile ? { qemuFile } : {}), manifest: p.manifestFile, notes: p.notes };
   },
 };

@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseUImage, sniffKind } from "../../src/image/uimage.js";
 import { cacheDir } from "../../src/paths.js";
 import { kiln, repoRoot, testWork } from "../support/cli.js";
+import { e2eKey, ensureE2eKey } from "../support/e2e-key.js";
 
 interface BuildJson {
   stages: { stage: string; ran: boolean; how: string; why: string[] }[];
@@ -19,13 +20,15 @@ interface BuildJson {
 }
 
 const out = join(cacheDir(), "e2e", "openblocks-ax3");
-const build = (...extra: string[]) => kiln(["build", "--board", "openblocks-ax3", "--out", out, "--json", ...extra]);
+// The e2e key, as ax3-qemu.test.ts builds it: the same inputs, so the two share one rootfs.
+const build = (...extra: string[]) => kiln(["build", "--board", "openblocks-ax3", "--out", out, "--authorized-key", `${e2eKey}.pub`, "--json", ...extra]);
 
 describe("kiln build --board openblocks-ax3", () => {
   let first: BuildJson;
 
   beforeAll(async () => {
     mkdirSync(out, { recursive: true });
+    await ensureE2eKey();
     const r = await build();
     if (r.exitCode !== 0) throw new Error(`kiln build failed (${r.exitCode}):\n${r.stderr}`);
     first = JSON.parse(r.stdout) as BuildJson;
@@ -56,12 +59,12 @@ describe("kiln build --board openblocks-ax3", () => {
   });
 
   it("a second build with nothing changed runs no tool", async () => {
-    const logs = ["kconfig.log", "kernel.log", "image.log"].map((f) => join(out, "logs", f));
+    const logs = ["kconfig.log", "kernel.log", "rootfs.log", "image.log"].map((f) => join(out, "logs", f));
     const before = logs.map((f) => (existsSync(f) ? readFileSync(f, "utf8") : ""));
     const r = await build();
     expect(r.exitCode).toBe(0);
     const again = JSON.parse(r.stdout) as BuildJson;
-    expect(again.stages.map((s) => s.ran)).toEqual([false, false, false]);
+    expect(again.stages.map((s) => s.ran)).toEqual([false, false, false, false]);
     expect(logs.map((f) => (existsSync(f) ? readFileSync(f, "utf8") : ""))).toEqual(before);
   }, 120_000);
 
@@ -90,7 +93,9 @@ describe("kiln build --board openblocks-ax3", () => {
     cpSync(join(out, "kernel-artifacts.json"), join(tinyOut, "kernel-artifacts.json"));
     mkdirSync(join(tinyOut, "kernel"));
     cpSync(join(out, "kernel", ".config"), join(tinyOut, "kernel", ".config"));
-    const r = await kiln(["image", "--no-deps", "--board", "tiny-ax3", "--out", tinyOut], { env: { KILN_BOARD_DIR: boards } });
+    const ramdisk = join(tinyOut, "small.cpio");
+    writeFileSync(ramdisk, Buffer.concat([Buffer.from("070701"), Buffer.alloc(4096, 0x22)]));
+    const r = await kiln(["image", "--no-deps", "--board", "tiny-ax3", "--out", tinyOut, "--ramdisk", ramdisk], { env: { KILN_BOARD_DIR: boards } });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/more than the OpenBlocks A series Kernel Image partition holds \(1048576 bytes/);
     expect(r.stderr).toMatch(/the largest part is the kernel/);
@@ -106,10 +111,10 @@ describe("kiln build --board openblocks-ax3", () => {
   it("a second output directory, given relative to another working directory, takes config and kernel from the stage cache", async () => {
     const cwd = join(testWork(), "elsewhere");
     mkdirSync(cwd, { recursive: true });
-    const r = await kiln(["build", "--board", "openblocks-ax3", "--out", "second/ax3", "--json"], { cwd });
+    const r = await kiln(["build", "--board", "openblocks-ax3", "--out", "second/ax3", "--authorized-key", `${e2eKey}.pub`, "--json"], { cwd });
     expect(r.exitCode).toBe(0);
     const j = JSON.parse(r.stdout) as BuildJson;
-    expect(j.stages.map((s) => [s.stage, s.how])).toEqual([["config", "cache"], ["kernel", "cache"], ["image", "built"]]);
+    expect(j.stages.map((s) => [s.stage, s.how])).toEqual([["config", "cache"], ["kernel", "cache"], ["rootfs", "cache"], ["image", "built"]]);
     expect(j.image).toBe(join(cwd, "second", "ax3", "uImage.initrd.obsax3"));
     // The same inputs make the same image, wherever the output directory is.
     expect(readFileSync(j.image).equals(readFileSync(first.image))).toBe(true);
@@ -118,11 +123,14 @@ describe("kiln build --board openblocks-ax3", () => {
     rmSync(join(cwd, "second"), { recursive: true, force: true });
   }, 600_000);
 
-  it("two clean builds give the same image, byte for byte", async () => {
+  it("two clean builds of the kernel give the same image, byte for byte", async () => {
     const sha = (await execa("sha256sum", [first.image])).stdout.split(" ")[0];
+    // The root filesystem carries a host key made for each build: the same ramdisk goes into both.
+    const ramdisk = join(testWork(), "ax3-ramdisk.cpio");
+    cpSync(join(out, "rootfs", "ramdisk.cpio"), ramdisk);
     rmSync(out, { recursive: true, force: true });
     // --no-cache: really build again (ccache makes it quick), not restore the first build.
-    const r = await build("--no-cache");
+    const r = await build("--no-cache", "--ramdisk", ramdisk);
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.stdout).stages.map((s: { ran: boolean }) => s.ran)).toEqual([true, true, true]);
     expect((await execa("sha256sum", [first.image])).stdout.split(" ")[0]).toBe(sha);

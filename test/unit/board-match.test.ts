@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { loadBoard } from "../../src/board/load.js";
-import { imageBoardMismatches } from "../../src/image/board-match.js";
+import { matchIdentity } from "../../src/board/identity.js";
+import { imageBoardMismatches, imageVariant } from "../../src/image/board-match.js";
 import { parseUImage } from "../../src/image/uimage.js";
 import { fakeZImage } from "../support/images.js";
 
@@ -53,5 +54,34 @@ describe("imageBoardMismatches", () => {
     const vendor = mkimage("vendor", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "none", "-a", "0x8000", "-e", "0x8000", "-n", "Linux-3.0.6"], [fakeZImage(4096), lzmaRamdisk]);
     expect(imageBoardMismatches(ax3, parseUImage(vendor))).not.toEqual([]);
     expect(imageBoardMismatches(ax3, parseUImage(vendor), { vendorImage: true })).toEqual([]);
+  });
+});
+
+describe("imageVariant: the AX3 and its QEMU twin", () => {
+  it("tells the board's own image from its QEMU twin, and refuses the qemu-virt image as either", async () => {
+    const ax3 = await loadBoard("openblocks-ax3");
+    const own = mkimage("own", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", "0x8000", "-e", "0x8000", "-n", "OBSAX3LXC 6.1.0"], [gzipSync(fakeZImage(4096)), lzmaRamdisk]);
+    const twin = mkimage("twin", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", "0x40008000", "-e", "0x40008000", "-n", "OBSAX3LXC 6.1.0"], [gzipSync(fakeZImage(4096)), lzmaRamdisk, dtb]);
+    const virt = mkimage("virt2", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", "0x40008000", "-e", "0x40008000", "-n", "KILNVIRT 6.1.0"], [gzipSync(fakeZImage(4096)), gzRamdisk, dtb]);
+    expect(imageVariant(ax3, parseUImage(own))).toEqual({ variant: "board", mismatches: [] });
+    expect(imageVariant(ax3, parseUImage(twin))).toEqual({ variant: "qemu", mismatches: [] });
+    // Refused, with the differences from the board's own image.
+    const v = imageVariant(ax3, parseUImage(virt));
+    expect(v.mismatches).toContain("load address is 0x40008000, the board needs 0x8000");
+    // A board without a twin has only its own image.
+    const { qemu: _, ...real } = ax3;
+    expect(imageVariant(real, parseUImage(twin)).mismatches).not.toEqual([]);
+  });
+});
+
+
+describe("matchIdentity: a real board also emulated", () => {
+  it("the AX3 matches its own model and, marked emulated, QEMU's; qemu-virt's own match is never marked", async () => {
+    const ax3 = await loadBoard("openblocks-ax3");
+    const virt = await loadBoard("qemu-virt");
+    expect(matchIdentity(ax3, { model: "PlatHome OpenBlocks AX3-4 board", cpuinfoHardware: undefined })).toMatchObject({ ok: true, emulated: false });
+    expect(matchIdentity(ax3, { model: "linux,dummy-virt", cpuinfoHardware: undefined })).toMatchObject({ ok: true, emulated: true, found: "linux,dummy-virt (openblocks-ax3 under QEMU)" });
+    expect(matchIdentity(virt, { model: "linux,dummy-virt", cpuinfoHardware: undefined })).toMatchObject({ ok: true, emulated: false });
+    expect(matchIdentity(ax3, { model: "Globalscale Technologies Mirabox", cpuinfoHardware: undefined }).ok).toBe(false);
   });
 });

@@ -154,8 +154,10 @@ describe("the size limit and the DTB partitions", () => {
 
 describe("a unit that does not match the board data", () => {
   it("another model: what was found and what was expected", () => {
-    const err = errorOf(() => planFlash(ax3, { unit: unit({ model: "linux,dummy-virt" }) }));
-    expect(err.message).toMatch(/unit 192\.0\.2\.10:22 \(profile \/state\/units\/u\.json\) is not a openblocks-ax3: found "linux,dummy-virt", expected "PlatHome OpenBlocks AX3-4 board"/);
+    const err = errorOf(() => planFlash(ax3, { unit: unit({ model: "Globalscale Technologies Mirabox" }) }));
+    expect(err.message).toMatch(
+      /unit 192\.0\.2\.10:22 \(profile \/state\/units\/u\.json\) is not a openblocks-ax3: found "Globalscale Technologies Mirabox", expected "PlatHome OpenBlocks AX3-4 board, or linux,dummy-virt under QEMU"/,
+    );
   });
 
   it("the kernel-image partition missing from /proc/mtd", () => {

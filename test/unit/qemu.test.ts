@@ -1,10 +1,13 @@
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadBoard } from "../../src/board/load.js";
 import { BANK_SIZE, flashImage, instancePaths, writeBank } from "../../src/qemu/instance.js";
 import { bootScriptText, qemuArgs, requireQemuBoard } from "../../src/qemu/machine.js";
+import { ensureDataDisk } from "../../src/qemu/data-disk.js";
+import { StageLog } from "../../src/exec.js";
 
 describe("the emulated board", () => {
   it("boots the uImage in place from the second bank, never saving the environment", async () => {
@@ -19,6 +22,29 @@ describe("the emulated board", () => {
     expect(script).not.toMatch(/saveenv/);
   });
 
+  it("the AX3 under QEMU: 1 GiB, its ramdisk and DTB kept below the kernel's lowmem, a data disk when the instance has one", async () => {
+    const ax3 = requireQemuBoard(await loadBoard("openblocks-ax3"));
+    expect(ax3.qemu.memory).toBe("1024");
+    const script = bootScriptText(ax3);
+    expect(script).toMatch(/^setenv initrd_high 0x6c000000$/m);
+    expect(script).toMatch(/^setenv fdt_high 0x6c000000$/m);
+    const dir = mkdtempSync(join(tmpdir(), "kiln-disk-"));
+    const paths = { ...instancePaths("unit-ax3"), dataDisk: join(dir, "data.img") };
+    expect(qemuArgs(ax3, paths, 2222).join(" ")).not.toContain("virtio-blk-device");
+    const log = new StageLog(join(dir, "disk.log"));
+    const small = { ...ax3, qemu: { ...ax3.qemu, disk: { size: 16 * 1024 * 1024 } } };
+    expect(await ensureDataDisk(small, paths, log)).toMatchObject({ made: true, label: "kiln-data" });
+    expect(execFileSync("blkid", ["-o", "value", "-s", "LABEL", paths.dataDisk]).toString().trim()).toBe("kiln-data");
+    expect(qemuArgs(ax3, paths, 2222).join(" ")).toContain(`-drive if=none,id=data,format=raw,file=${paths.dataDisk} -device virtio-blk-device,drive=data`);
+    // An existing disk is never formatted again: what is on it stays.
+    writeFileSync(join(dir, "marker"), "x");
+    execFileSync("debugfs", ["-w", "-R", `write ${join(dir, "marker")} marker`, paths.dataDisk], { stdio: "ignore" });
+    expect(await ensureDataDisk(small, paths, log)).toMatchObject({ made: false });
+    expect(execFileSync("debugfs", ["-R", "ls", paths.dataDisk], { stdio: ["ignore", "pipe", "ignore"] }).toString()).toContain("marker");
+    const { rootfs: _, ...noData } = ax3;
+    await expect(ensureDataDisk({ ...noData, rootfs: undefined }, { ...paths, dataDisk: join(dir, "other.img") }, log)).rejects.toThrow(/names no data filesystem/);
+  });
+
   it("runs both flash banks, SSH on loopback only, the console to a log", async () => {
     const board = requireQemuBoard(await loadBoard("qemu-virt"));
     const paths = instancePaths("unit");
@@ -31,8 +57,8 @@ describe("the emulated board", () => {
   });
 
   it("refuses a board that is not emulated", async () => {
-    const ax3 = await loadBoard("openblocks-ax3");
-    expect(() => requireQemuBoard(ax3)).toThrow(/not an emulated board/);
+    const { qemu: _, ...real } = await loadBoard("openblocks-ax3");
+    expect(() => requireQemuBoard(real)).toThrow(/not an emulated board/);
     expect(() => instancePaths("../x")).toThrow(/instance name/);
   });
 

@@ -47,6 +47,6 @@ describe("rootfs profiles", () => {
     const f = join(dir, "mine.yaml");
     writeFileSync(f, "description: mine\npackages: [lxc]\n");
     const p = await loadProfile(f);
-    expect(p).toMatchObject({ name: "mine", release: "bookworm", variant: "minbase", modules: "board", rootMode: "initramfs" });
+    expect(p).toMatchObject({ name: "mine", release: "bookworm", variant: "minbase", modules: "board" });
   });
 });

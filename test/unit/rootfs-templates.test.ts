@@ -12,7 +12,6 @@ interface Variant {
   kernel: { version: string; release: string };
   net: NetworkOptions;
   login: boolean;
-  profile?: string;
 }
 
 const variants: Variant[] = [
@@ -27,28 +26,11 @@ const variants: Variant[] = [
   { name: "openblocks-ax3", board: "openblocks-ax3", kernel: { version: "6.1.192", release: "6.1.192" }, net: { net: "veth", dns: [] }, login: true },
   // The vendor's 3.0 kernel of seed 004: no cgroup2.
   { name: "openblocks-ax3-vendor-3.0", board: "openblocks-ax3", kernel: { version: "3.0.6", release: "3.0.6" }, net: { net: "veth", dns: [] }, login: false },
-  { name: "qemu-virt-tmpfs-root", board: "qemu-virt", kernel: { version: "6.1.192", release: "6.1.192" }, net: { net: "veth", dns: [] }, login: false, profile: "tmpfs" },
 ];
 
-/** The AX3's rootfs settings, as they will be in its board.yaml once its rootfs is verified end to end. */
-const AX3_ROOTFS = {
-  hostname: "obsax3",
-  console: { tty: "ttyS0", baud: 115200 },
-  interface: "eth0",
-  modules: ["veth", "bridge", "stp", "llc", "overlay", "macvlan"],
-  cgroup: "auto" as const,
-  memory: 1024 ** 3,
-};
-
-async function boardFor(name: string) {
-  const board = await loadBoard(name);
-  return board.rootfs ? board : { ...board, rootfs: AX3_ROOTFS as NonNullable<typeof board.rootfs> };
-}
-
 async function render(v: Variant) {
-  const board = await boardFor(v.board);
+  const board = await loadBoard(v.board);
   const profile = await loadProfile("default");
-  if (v.profile === "tmpfs") profile.rootMode = "tmpfs";
   return renderTemplates(templateContext(board, profile, v.kernel, v.net, v.login));
 }
 
@@ -70,7 +52,11 @@ describe("rendered templates", () => {
     expect(files["etc/lxc/default.conf"]).toMatch(/lxc\.net\.0\.type = veth\nlxc\.net\.0\.link = br0\n/);
     expect(files["etc/lxc/default.conf"]).toMatch(/^lxc\.apparmor\.profile = unconfined$/m);
     for (const rule of ["c 108:0 rwm", "c 10:229 rwm", "b 7:0 rwm", "c 10:200 rwm"]) expect(files["etc/lxc/default.conf"]).toContain(`lxc.cgroup2.devices.allow = ${rule}`);
-    expect(files["etc/inittab"]).toMatch(/^ttyAMA0::respawn:-\/bin\/bash$/m);
+    // The console comes from the kernel's command line at boot, never from the board data.
+    expect(files.init).toContain('echo "$tty::respawn:-/bin/bash" >>/etc/inittab');
+    expect(files.init).not.toContain("ttyAMA0");
+    expect(files.init).toMatch(/switch_root \/newroot \/init/);
+    expect(files.init).toContain("blkid -L kiln-data");
     expect(files.init).toContain('echo "kiln: ready"');
     expect(files.init).toMatch(/for m in veth bridge stp llc overlay macvlan; do/);
     expect(files["etc/hostname"]).toBe("kiln-virt\n");
@@ -84,9 +70,10 @@ describe("rendered templates", () => {
     expect(files["etc/lxc/default.conf"]).not.toContain("cgroup2");
   });
 
-  it("a root password turns the console shell into a getty on the board's tty", async () => {
+  it("a root password turns the console shell into a getty on the kernel's console", async () => {
     const files = Object.fromEntries((await render(variants[2] as Variant)).map((f) => [f.path, f.content]));
-    expect(files["etc/inittab"]).toMatch(/^ttyS0::respawn:\/sbin\/getty -L 115200 ttyS0 vt100$/m);
+    expect(files.init).toContain('echo "$tty::respawn:/sbin/getty -L $baud $tty vt100" >>/etc/inittab');
+    expect(files.init).not.toMatch(/ttyS0/);
   });
 
   it("macvlan: no bridge, containers on eth0, static address", async () => {
