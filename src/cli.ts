@@ -55,7 +55,9 @@ function fleetFlags(cmd: Command, verb: string): Command {
   return cmd
     .option("--host <host...>", `board to ${verb}, host or host:port (repeatable)`, [])
     .option("--inventory <file>", "YAML list of boards: host names or {host, port, user, identity}")
-    .addOption(checkedOption("--parallel <n>", `boards to ${verb} at once`, "count", "4"));
+    .addOption(checkedOption("--parallel <n>", `boards to ${verb} at once`, "count", "4"))
+    .addOption(checkedOption("--canary <n>", `${verb} the first N boards first; the rest start only when all of them passed`, "count"))
+    .addOption(checkedOption("--max-failures <k>", "start no new board after K failures (the summary lists the boards never attempted)", "count"));
 }
 
 /** How the containers reach the network: for the rootfs stage and for deploy. */
@@ -356,9 +358,25 @@ flashRunFlags(
   ).option("--image <uImage>", "image to flash (default: out/<board>/<board's image name>)"),
 )
   .option("--backup", "first read the partition back to out/<board>/backup/ (kiln restore puts it back)", false)
+  .addOption(new Option("--no-try", "write flash directly, without trying the image from RAM first"))
+  .option("--require-try", "fail instead of writing flash directly when the board cannot try the image first", false)
+  .addOption(checkedOption("--try-deadline <seconds>", "how long a trial has to come up and be confirmed before the board's watchdog resets it", "seconds", "120"))
   .addHelpText(
     "after",
     `
+Try before commit (the default when the board runs a kiln image that can kexec
+and has a watchdog): the kernel, ramdisk and device tree of the new image are
+loaded with kexec, the watchdog is armed (nowayout), and the board jumps into
+the new image from RAM, flash untouched. kiln checks the trial system live, with
+the container proof, feeding the watchdog as it goes; only when that passes does
+the trial system write flash (kiln's flashcfg), reboot from flash, and get
+checked again. A trial that panics, hangs or loses the network is reset by the
+panic timeout or the watchdog, one that fails the check is rebooted by kiln:
+either way the board comes back on the image in flash, and kiln reports
+"trial failed: <why>; flash untouched". It cannot protect against a power cut
+during the final write. When the board cannot try (no kexec, no watchdog), kiln
+says why and writes flash directly, unless --require-try.
+
 Before anything is written: the image's header and CRCs verify and it fits the
 partition the running board reports in /proc/mtd; the host key is known (an
 unknown key is refused with its fingerprint unless --accept-new-host-key; a
@@ -378,7 +396,7 @@ Examples:
   )
   .action(async (opts) => {
     const { flashCommand } = await import("./commands/flash.js");
-    await flashCommand(opts);
+    await flashCommand({ ...opts, try: opts.requireTry ? "require" : opts.try === false ? "never" : "auto" });
   });
 
 flashRunFlags(

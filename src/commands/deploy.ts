@@ -12,7 +12,7 @@ import type { StageLog } from "../exec.js";
 import { stateDir } from "../paths.js";
 import { applyDeploy, changes, deployFiles, type FileAction, packageState, planDeploy, readFiles } from "../remote/deploy.js";
 import { BoardFiles } from "../remote/files.js";
-import { type BoardOutcome, boardLogName, failIfAny, type FleetOptions, runOnBoards, summaryTable, targetsFrom } from "../remote/fleet.js";
+import { type BoardOutcome, boardLogName, failIfAny, type FleetOptions, runOnBoards, summaryTable, targetsFrom, waveOptions } from "../remote/fleet.js";
 import { matchIdentity } from "../board/identity.js";
 import { BOARD_ROOT, boardRoot, checkIdentity, readIdentity } from "../remote/probe.js";
 import { Remote, type SshTarget } from "../remote/ssh.js";
@@ -52,6 +52,7 @@ export async function deployCommand(opts: DeployOptions): Promise<void> {
 
   const outcomes = await runOnBoards<Outcome>(targets, {
     parallel: opts.parallel,
+    ...waveOptions(opts),
     json: opts.json,
     logFile: (t) => join(logs, boardLogName("deploy", t.host, t.port)),
     outcome: (t) => ({ host: `${t.host}:${t.port}`, ok: false, steps: [], changed: false, files: [], skipped: [] }),

@@ -14,11 +14,12 @@ import { checkLive, formatLive, type LiveReport } from "../check/live.js";
 import { CheckFailedError, InputError, KilnError } from "../errors.js";
 import type { StageLog } from "../exec.js";
 import { type ImageVariant, imageVariant } from "../image/board-match.js";
-import { parseUImage, verifyUImage } from "../image/uimage.js";
+import { parseUImage, type UImageHeader, verifyUImage } from "../image/uimage.js";
 import { defaultOutDir } from "../paths.js";
 import { backupFile, readPartition } from "../remote/backup.js";
-import { type BoardOutcome, boardLogName, failIfAny, type FleetOptions, runOnBoards, summaryTable, targetsFrom } from "../remote/fleet.js";
+import { type BoardOutcome, boardLogName, failIfAny, type FleetOptions, runOnBoards, summaryTable, targetsFrom, waveOptions } from "../remote/fleet.js";
 import { checkedIdentity, freeBytes, readProcMtd, whichFlashcfg } from "../remote/probe.js";
+import { abandonTrial, FEED, kexecParts, startTrial, trialCapability, trialFlashScript, type TrialOptions } from "../remote/trial.js";
 import { rebootAndWait } from "../remote/reboot.js";
 import { announcedHostKey } from "../rootfs/host-key.js";
 import { Remote, type SshTarget } from "../remote/ssh.js";
@@ -32,6 +33,8 @@ export interface FlashRunOptions {
   check: boolean;
   rebootTimeout: string;
   parallel: string;
+  canary?: string;
+  maxFailures?: string;
   json: boolean;
   /** Read the partition to out/<board>/backup/ before flashcfg writes it. */
   backup: boolean;
@@ -39,7 +42,13 @@ export interface FlashRunOptions {
   announcedHostKey?: string | undefined;
   /** kiln restore: the board's own firmware may carry the vendor's name and packing */
   vendorImage?: boolean;
+  /** try the image from RAM first (auto: when the board can), never, or require it */
+  try?: TryMode;
+  /** seconds a trial has to come up and be confirmed before the watchdog resets the board */
+  tryDeadline?: string;
 }
+
+export type TryMode = "auto" | "never" | "require";
 
 export interface FlashOptions extends FleetOptions, FlashRunOptions {
   board: string;
@@ -48,6 +57,8 @@ export interface FlashOptions extends FleetOptions, FlashRunOptions {
 
 interface Outcome extends BoardOutcome {
   flashcfg?: string;
+  /** how the image was tried before flash was written, or why it was not */
+  trial?: { tried: boolean; why?: string; check?: LiveReport };
   backup?: { file: string; sha256: string; bytes: number };
   check?: LiveReport;
 }
@@ -83,10 +94,11 @@ export async function flashBoards(board: Board, image: string, targets: readonly
   const nextHostKey = opts.announcedHostKey ?? await announcedHostKey(outDir, createHash("sha256").update(bytes).digest("hex"));
   const outcomes = await runOnBoards<Outcome>(targets, {
     parallel: opts.parallel,
+    ...waveOptions(opts),
     json: opts.json,
     logFile: (t) => join(outDir, "logs", boardLogName("flash", t.host, t.port)),
     outcome: (t) => ({ host: `${t.host}:${t.port}`, ok: false, steps: [] }),
-    work: (t, log, outcome, step) => flashOne(board, image, bytes, t, { ...opts, outDir, announcedHostKey: nextHostKey, variant }, log, outcome, step),
+    work: (t, log, outcome, step) => flashOne(board, image, bytes, t, { ...opts, outDir, announcedHostKey: nextHostKey, variant, header }, log, outcome, step),
   });
 
   if (opts.json) process.stdout.write(`${JSON.stringify({ image, board: board.name, dryRun: opts.dryRun, results: outcomes }, null, 2)}\n`);
@@ -99,9 +111,10 @@ export async function flashBoards(board: Board, image: string, targets: readonly
 }
 
 /** What was done to a board that passed: said as it was, never more. */
-export function flashResultText(o: { check?: unknown }, dryRun: boolean): string {
+export function flashResultText(o: { check?: unknown; trial?: { tried: boolean } }, dryRun: boolean): string {
   if (dryRun) return "dry run ok";
-  return o.check ? "flashed, rebooted, checked" : "flashed and rebooted; not checked (--no-check)";
+  const tried = o.trial?.tried ? "tried from RAM, " : "";
+  return o.check ? `${tried}flashed, rebooted, checked` : `${tried}flashed and rebooted; not checked (--no-check)`;
 }
 
 async function flashOne(
@@ -109,7 +122,7 @@ async function flashOne(
   image: string,
   bytes: Buffer,
   target: SshTarget,
-  opts: FlashRunOptions & { outDir: string; announcedHostKey?: string | undefined; variant: ImageVariant },
+  opts: FlashRunOptions & { outDir: string; announcedHostKey?: string | undefined; variant: ImageVariant; header: UImageHeader },
   log: StageLog,
   outcome: Outcome,
   step: (s: string) => void,
@@ -149,8 +162,28 @@ async function flashOne(
         step(`backed up ${part.dev} "${part.name}" to ${file}`);
       }
     }
+    const mode = opts.try ?? "auto";
+    const cannot = mode === "never" ? "--no-try" : await trialCapability(remote);
+    if (cannot !== undefined) {
+      if (mode === "require") throw new KilnError(`cannot try the image on ${target.host} before writing flash: ${cannot}`, { hint: "nothing was written; flash without --require-try to write it directly" });
+      outcome.trial = { tried: false, why: cannot };
+      step(mode === "never" ? "not tried first (--no-try): writing flash directly" : `cannot try the image first: ${cannot}; writing flash directly`);
+    }
     if (opts.dryRun) {
-      step(`would upload to a private directory in ${opts.remoteDir}, check its sha256, run flashcfg -y -f on it, reboot${opts.check ? " and check" : ""}`);
+      step(
+        cannot === undefined
+          ? `would kexec the image from RAM with the watchdog armed (${opts.tryDeadline ?? "120"} s), check it with the container proof, then write flash from the trial system, reboot${opts.check ? " and check" : ""}`
+          : `would upload to a private directory in ${opts.remoteDir}, check its sha256, run flashcfg -y -f on it, reboot${opts.check ? " and check" : ""}`,
+      );
+      return;
+    }
+    if (cannot === undefined) {
+      remote = await flashByTrial(remote, bytes, target, opts, outcome, step);
+      if (opts.check) {
+        outcome.check = await checkLive(remote, { proof: true, containerName: "kiln-proof", memory: "512M", cpus: "0" });
+        if (!outcome.check.ok) throw new CheckFailedError("the board came back from flash but is not ready for containers (the trial of the same image passed)");
+        step("kiln check passed");
+      }
       return;
     }
     step(`uploading to a private directory in ${opts.remoteDir}`);
@@ -184,3 +217,66 @@ async function flashOne(
     remote.close();
   }
 }
+
+/**
+ * Try, then commit: kexec into the image with the watchdog armed, check the
+ * trial system with the container proof, write flash from it, reboot from
+ * flash. Returns a connection to the board running the image from flash.
+ */
+async function flashByTrial(
+  remote: Remote,
+  bytes: Buffer,
+  target: SshTarget,
+  opts: FlashRunOptions & { announcedHostKey?: string | undefined; header: UImageHeader },
+  outcome: Outcome,
+  step: (s: string) => void,
+): Promise<Remote> {
+  const deadline = Number(opts.tryDeadline ?? "120");
+  const rebootMs = Number(opts.rebootTimeout) * 1000;
+  // i6300esb-like watchdogs fire in two stages of the deadline each: wait for both, then a boot.
+  const tOpts: TrialOptions = { remoteDir: opts.remoteDir, deadline, announcedHostKey: opts.announcedHostKey, timeoutMs: 2 * deadline * 1000 + rebootMs, step };
+  const { trial, token, before } = await startTrial(remote, target, kexecParts(bytes, opts.header), tOpts);
+  step(`trial: the new image is up (Linux ${(await trial.exec(["uname", "-r"])).stdout.trim()}); checking it live, with the container proof`);
+  // kiln's pings are the confirmation: a trial that loses kiln is reset by the watchdog.
+  await trial.execScript(FEED);
+  const feeder = setInterval(() => void trial.execScript(FEED).catch(() => undefined), 10_000);
+  let report: LiveReport;
+  try {
+    report = await checkLive(trial, { proof: true, containerName: "kiln-trial", memory: "512M", cpus: "0" });
+  } catch (err) {
+    clearInterval(feeder);
+    return abandonTrial(trial, target, before, token, `the check could not run on the trial system: ${(err as Error).message}`, tOpts);
+  }
+  clearInterval(feeder);
+  outcome.trial = { tried: true, check: report };
+  if (!report.ok) {
+    const failed = report.checks.filter((c) => !c.ok && c.need === "required").map((c) => `${c.label}${c.detail ? ` (${c.detail})` : ""}`);
+    return abandonTrial(trial, target, before, token, `the trial system failed the check: ${failed.join("; ")}`, tOpts);
+  }
+  step("trial passed: writing flash from the trial system");
+  await trial.execScript(FEED);
+  const up = await uploadVerified(trial, bytes, opts.remoteDir, "image.uImage");
+  await trial.execScript(trialFlashScript(up.path, up.sha256, deadline));
+  // flashcfg runs on the board, fed by the board: kiln only watches (a dropped link cannot stop it halfway).
+  const until = Date.now() + 600_000;
+  let rc: string | undefined;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const st = await trial.execScript("cat /run/kiln-trial-flash.rc 2>/dev/null").catch(() => undefined);
+    rc = st?.stdout.trim() || undefined;
+    if (rc !== undefined) break;
+  }
+  const flog = (await trial.execScript("cat /run/kiln-trial-flash.log 2>/dev/null").catch(() => undefined))?.stdout ?? "";
+  if (rc !== "0") {
+    throw new KilnError(`flashcfg ${rc === undefined ? "did not finish within 600 s" : `exited ${rc}`} on the trial system`, {
+      tail: flog.trim().split("\n").slice(-10),
+      hint: "the watchdog resets the board; kiln's flashcfg checks the image before erasing, so the board should come back on the image it ran before",
+    });
+  }
+  await removeUpload(trial, up.dir);
+  step("flashcfg wrote the image (from the trial system)");
+  const back = await rebootAndWait(trial, { ...target, announcedHostKey: opts.announcedHostKey }, { timeoutMs: rebootMs, update: step });
+  step("the board is back, booted from flash");
+  return back;
+}
+

@@ -33,7 +33,7 @@ export async function restoreCommand(opts: RestoreOptions): Promise<void> {
     await writeFile(local, image);
     // The board comes back with the key it had when the backup was taken.
     const hostKey = (await readFile(`${opts.file}.hostkey`, "utf8").catch(() => "")).trim() || undefined;
-    await flashBoards(board, local, targets, { ...opts, backup: false, parallel: "1", announcedHostKey: hostKey, vendorImage: true });
+    await flashBoards(board, local, targets, { ...opts, backup: false, parallel: "1", announcedHostKey: hostKey, vendorImage: true, try: "never" });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -23,6 +23,8 @@ export interface FleetOptions {
   acceptNewHostKey: boolean;
   parallel: string;
   json: boolean;
+  canary?: string;
+  maxFailures?: string;
 }
 
 const InventorySchema = z.array(
@@ -73,6 +75,8 @@ export interface BoardOutcome {
   /** how long each step took, to the next one (set by runOnBoards) */
   timings?: { step: string; seconds: number }[];
   error?: string;
+  /** why the board was never touched (a failed canary wave, --max-failures reached) */
+  notAttempted?: string;
 }
 
 /** The whole of an error, as the summary and --json show it: message, tool output, hint. */
@@ -88,18 +92,52 @@ export interface FleetRun<O extends BoardOutcome> {
   /** The board's outcome before anything ran: the work fills it in. */
   outcome: (t: SshTarget) => O;
   work: (t: SshTarget, log: StageLog, outcome: O, step: (s: string) => void) => Promise<void>;
+  /** the first N boards are a wave of their own: the rest start only when all of them passed */
+  canary?: number;
+  /** no new board starts after this many failures */
+  maxFailures?: number;
 }
 
-/** Runs `work` on every board, N at once; never throws for a board's failure (see failIfAny). */
+/** --canary and --max-failures as numbers (commander has checked them). */
+export function waveOptions(opts: { canary?: string | undefined; maxFailures?: string | undefined }): { canary?: number; maxFailures?: number } {
+  return { ...(opts.canary !== undefined ? { canary: Number(opts.canary) } : {}), ...(opts.maxFailures !== undefined ? { maxFailures: Number(opts.maxFailures) } : {}) };
+}
+
+/** The waves a rollout runs in: the canaries, then the rest (pure, so the plan can be tested and shown). */
+export function rolloutWaves<T>(targets: readonly T[], canary: number | undefined): T[][] {
+  if (!canary || canary <= 0 || canary >= targets.length) return [[...targets]];
+  return [targets.slice(0, canary), targets.slice(canary)];
+}
+
+/** Runs `work` on every board, N at once, in waves; never throws for a board's failure (see failIfAny). */
 export async function runOnBoards<O extends BoardOutcome>(targets: readonly SshTarget[], run: FleetRun<O>): Promise<O[]> {
   const outcomes: O[] = [];
+  const waves = rolloutWaves(targets, run.canary);
+  let failures = 0;
+  for (const [i, wave] of waves.entries()) {
+    const canaryFailed = i > 0 && failures > 0;
+    if (canaryFailed) {
+      for (const t of wave) outcomes.push({ ...run.outcome(t), notAttempted: `the canary wave (${waves[0]?.length ?? 0} board(s)) had ${failures} failure(s)` });
+      continue;
+    }
+    await runWave(wave, run, outcomes, () => failures, () => (failures += 1));
+  }
+  return outcomes;
+}
+
+async function runWave<O extends BoardOutcome>(wave: readonly SshTarget[], run: FleetRun<O>, outcomes: O[], failures: () => number, failed: () => void): Promise<void> {
   const tasks = new Listr(
-    targets.map((t) => ({
+    wave.map((t) => ({
       title: `${t.user}@${t.host}:${t.port}`,
-      task: async (_ctx: unknown, task: { output: string; title: string }) => {
-        const log = new StageLog(run.logFile(t)).reset();
+      task: async (_ctx: unknown, task: { output: string; title: string; skip: (message?: string) => void }) => {
         const outcome = run.outcome(t);
         outcomes.push(outcome);
+        if (run.maxFailures !== undefined && failures() >= run.maxFailures) {
+          outcome.notAttempted = `${failures()} board(s) had failed (--max-failures ${run.maxFailures})`;
+          task.skip(`not attempted: ${outcome.notAttempted}`);
+          return;
+        }
+        const log = new StageLog(run.logFile(t)).reset();
         try {
           // Each step's duration goes to the board's log and --json: what each part of the work costs.
           let last = Date.now();
@@ -123,6 +161,7 @@ export async function runOnBoards<O extends BoardOutcome>(targets: readonly SshT
           outcome.ok = true;
         } catch (err) {
           outcome.error = errorText(err);
+          failed();
           throw err;
         }
       },
@@ -136,18 +175,21 @@ export async function runOnBoards<O extends BoardOutcome>(targets: readonly SshT
     },
   );
   await tasks.run().catch(() => undefined);
-  return outcomes;
 }
 
 /** One line a board: its address and what happened, or the first line of why it failed. */
 export function summaryTable(outcomes: readonly BoardOutcome[], okText: (o: BoardOutcome) => string): string {
-  const rows = outcomes.map((o) => `${o.host.padEnd(25)} ${o.ok ? okText(o) : `FAILED: ${o.error?.split("\n")[0] ?? "?"}`}`);
+  const rows = outcomes.map((o) => `${o.host.padEnd(25)} ${o.ok ? okText(o) : o.notAttempted ? `NOT ATTEMPTED: ${o.notAttempted}` : `FAILED: ${o.error?.split("\n")[0] ?? "?"}`}`);
   return `\n${"HOST".padEnd(25)} RESULT\n${rows.join("\n")}\n`;
 }
 
 export function failIfAny(outcomes: readonly BoardOutcome[], logs: string): void {
-  const failed = outcomes.filter((o) => !o.ok);
+  const failed = outcomes.filter((o) => !o.ok && !o.notAttempted);
+  const skipped = outcomes.filter((o) => o.notAttempted);
   // Each board's whole error (tool output, hint) goes to stderr: the table shows only its first line.
-  const tail = failed.flatMap((o) => `${o.host}: ${o.error ?? "?"}`.split("\n"));
-  if (failed.length > 0) throw new KilnError(`${failed.length} of ${outcomes.length} board(s) failed`, { exitCode: 1, tail, hint: `logs: ${logs}` });
+  const tail = [...failed.flatMap((o) => `${o.host}: ${o.error ?? "?"}`.split("\n")), ...skipped.map((o) => `${o.host}: not attempted: ${o.notAttempted ?? ""}`)];
+  if (failed.length > 0 || skipped.length > 0) {
+    const never = skipped.length > 0 ? `; ${skipped.length} never attempted (${skipped.map((o) => o.host).join(", ")})` : "";
+    throw new KilnError(`${failed.length} of ${outcomes.length} board(s) failed${never}`, { exitCode: 1, tail, hint: `logs: ${logs}` });
+  }
 }

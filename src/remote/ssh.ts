@@ -24,6 +24,8 @@ export interface SshTarget {
   /** the fingerprint the board will show after booting a freshly flashed kiln image */
   announcedHostKey?: string;
   knownHostsFile?: string;
+  /** judge the host key, but learn nothing (the systems of a kexec trial come and go) */
+  knownHostsReadOnly?: boolean;
   readyTimeoutMs?: number;
 }
 
@@ -108,7 +110,7 @@ export class Remote {
       throw new KilnError(`cannot connect to ${target.user}@${id}: ${err.message}`, { hint: "check the host, port, user and key (--identity)" });
     });
     const v = verdict as HostKeyVerdict | undefined;
-    if (v?.ok && v.learned) await saveKnownHost(id, seen, target.knownHostsFile);
+    if (v?.ok && v.learned && !target.knownHostsReadOnly) await saveKnownHost(id, seen, target.knownHostsFile);
     return new Remote(client, target, seen, log);
   }
 
