@@ -149,6 +149,7 @@ describe("the AX3 image in QEMU", () => {
     expect(state).toMatch(/RUNNING/);
   }, 1_800_000);
 
+  // Directly (--no-try): what this proves is the AX3's flash path; trial.test.ts proves the trial on qemu-virt.
   it("kiln flash writes a second AX3 image through the board's flashcfg, and the board boots into it", async () => {
     const h = parseUImage(readFileSync(twin));
     const parts = h.parts.map((_, i) => {
@@ -163,7 +164,7 @@ describe("the AX3 image in QEMU", () => {
     const wrong = await kiln(["flash", "--board", "openblocks-ax3", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", image, "--out", out, "--json"], { env: stateEnv() });
     expect(wrong.exitCode).not.toBe(0);
     expect(wrong.stdout + wrong.stderr).toMatch(/openblocks-ax3 under QEMU.*image for the real board/);
-    const r = await kiln(["flash", "--board", "openblocks-ax3", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", second, "--out", out, "--reboot-timeout", "900", "--json"], {
+    const r = await kiln(["flash", "--board", "openblocks-ax3", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", second, "--out", out, "--no-try", "--reboot-timeout", "900", "--json"], {
       env: stateEnv(),
     });
     const res = JSON.parse(r.stdout) as { results: { ok: boolean; flashcfg: string; error?: string }[] };

@@ -6,7 +6,7 @@
  * directory so CI runs share them.
  */
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ import { parseUImage } from "../../src/image/uimage.js";
 import { cacheDir } from "../../src/paths.js";
 import { kiln, testWork } from "../support/cli.js";
 import { e2eKey, ensureE2eKey } from "../support/e2e-key.js";
+import { seedBuildDir } from "../support/seed-build.js";
 
 const e2e = join(cacheDir(), "e2e");
 const out = join(e2e, "qemu-virt");
@@ -187,7 +188,8 @@ describe("the qemu-virt board", () => {
     expect(brokenKey).not.toBe(goodKey);
 
     // The board comes back with the broken build's key: kiln accepts it only because that build announced it.
-    const f = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--out", broken, "--no-check", "--reboot-timeout", "300", "--json"], {
+    // --no-try: this is the direct path's check after the reboot (trial.test.ts tries the same image first).
+    const f = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--out", broken, "--no-check", "--no-try", "--reboot-timeout", "300", "--json"], {
       env: stateEnv(),
     });
     const res = JSON.parse(f.stdout) as { results: { ok: boolean; error?: string }[] };
@@ -224,7 +226,7 @@ describe("the AX3's flash layout on the emulated board", () => {
       expect(p.mtd.map((m) => m.name)).toEqual(ax3Names);
       expect(p.mtd.find((m) => m.name === "OpenBlocks A series Kernel Image")?.size).toBe(48 * MiB);
 
-      const r = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", ax3, "--out", out, "--reboot-timeout", "300", "--json"], {
+      const r = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", ax3, "--out", out, "--no-try", "--reboot-timeout", "300", "--json"], {
         env: stateEnv(),
       });
       const res = JSON.parse(r.stdout) as { results: { ok: boolean; flashcfg: string; error?: string }[] };
@@ -238,12 +240,6 @@ describe("the AX3's flash layout on the emulated board", () => {
   }, 3_600_000);
 });
 
-/**
- * Start a build directory as a copy of another, so one changed option costs an
- * incremental kernel build (kbuild's fixdep rebuilds only what uses the option)
- * instead of a cold one. Stamps and artefact lists name absolute paths: they are
- * rewritten so nothing in the copy points back at the original.
- */
 describe("kiln config and kiln build share the config stage", () => {
   const how = (stdout: string) => (JSON.parse(stdout) as { stages: { stage: string; how: string }[] }).stages.map((x) => `${x.stage}=${x.how}`);
 
@@ -265,20 +261,6 @@ describe("kiln config and kiln build share the config stage", () => {
   }, 900_000);
 });
 
-async function seedBuildDir(from: string, to: string): Promise<void> {
-  const keyOf = (dir: string) => join(dir, "ssh-host-key", "dropbear_ed25519_host_key");
-  if (existsSync(join(to, "stamps"))) {
-    // A copy from an older run may still share the original's key.
-    if (existsSync(keyOf(to)) && existsSync(keyOf(from)) && readFileSync(keyOf(to)).equals(readFileSync(keyOf(from)))) await execa("rm", ["-rf", join(to, "ssh-host-key")]);
-    return;
-  }
-  await execa("rm", ["-rf", to]);
-  await execa("cp", ["-a", "--reflink=auto", from, to]);
-  const files = [join(to, "kernel-artifacts.json"), join(to, "manifest.json"), ...readdirSync(join(to, "stamps")).map((f) => join(to, "stamps", f))];
-  for (const f of files) if (existsSync(f)) writeFileSync(f, readFileSync(f, "utf8").split(`${from}/`).join(`${to}/`));
-  // A build of its own, with an SSH host key of its own.
-  await execa("rm", ["-rf", join(to, "ssh-host-key")]);
-}
 
 describe("interrupting kiln qemu", () => {
   it("leaves no QEMU process behind", async () => {

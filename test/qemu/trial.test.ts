@@ -1,0 +1,159 @@
+/**
+ * Try before commit, on the emulated board: kexec into the new image with the
+ * watchdog armed, check it, and only then write flash. Every way a trial can go
+ * wrong must bring the board back on the image in flash, with the flash file
+ * byte for byte as it was.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseUImage } from "../../src/image/uimage.js";
+import { cacheDir } from "../../src/paths.js";
+import { kiln, testWork } from "../support/cli.js";
+import { e2eKey as key, ensureE2eKey } from "../support/e2e-key.js";
+import { seedBuildDir } from "../support/seed-build.js";
+
+const out = join(cacheDir(), "e2e", "qemu-virt");
+const image = join(out, "uImage.qemu-virt");
+const instance = "trial";
+const stateEnv = () => ({ KILN_STATE_DIR: join(testWork(), "state") });
+const flashFile = () => join(testWork(), "state", "qemu", instance, "flash1.img");
+const consoleLog = () => readFileSync(join(testWork(), "state", "qemu", instance, "console.log"), "utf8");
+const flashSha = () => createHash("sha256").update(readFileSync(flashFile())).digest("hex");
+
+interface FlashJson {
+  results: { host: string; ok: boolean; error?: string; notAttempted?: string; steps: string[]; trial?: { tried: boolean; why?: string } }[];
+}
+
+let port: number;
+
+/** The image's parts, with the ramdisk part replaced (or extended) and a new name. */
+async function variant(name: string, ramdisk: (original: Buffer) => Buffer): Promise<string> {
+  const bytes = readFileSync(image);
+  const h = parseUImage(bytes);
+  const files = h.parts.map((p, i) => {
+    const f = join(testWork(), `${name}.part${i}`);
+    const part = bytes.subarray(p.offset, p.offset + p.size);
+    writeFileSync(f, i === 1 ? ramdisk(part) : part);
+    return f;
+  });
+  const file = join(testWork(), `${name}.uImage`);
+  await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", "0x40008000", "-e", "0x40008000", "-n", `KILNVIRT ${name}`, "-d", files.join(":"), file]);
+  return file;
+}
+
+/** A gzip cpio holding only /init: appended to the ramdisk, it replaces the real /init (later archives win). */
+async function initOverride(name: string, script: string): Promise<Buffer> {
+  const dir = join(testWork(), `${name}-init`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "init"), script, { mode: 0o755 });
+  const cpio = await execa("sh", ["-c", "find init | cpio -o -H newc --quiet"], { cwd: dir, encoding: "buffer" });
+  return gzipSync(cpio.stdout);
+}
+
+async function flash(img: string, ...extra: string[]) {
+  const r = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", img, "--out", out, "--try-deadline", "90", "--reboot-timeout", "400", "--json", ...extra], {
+    env: stateEnv(),
+  });
+  return { ...r, json: JSON.parse(r.stdout || "{}") as FlashJson };
+}
+
+describe("kiln flash tries the image from RAM first", () => {
+  beforeAll(async () => {
+    await ensureE2eKey();
+    const b = await kiln(["build", "--board", "qemu-virt", "--out", out, "--authorized-key", `${key}.pub`, "--json"]);
+    if (b.exitCode !== 0) throw new Error(`kiln build failed (${b.exitCode}):\n${b.stderr.slice(-3000)}`);
+    const q = await kiln(["qemu", "--board", "qemu-virt", "--image", image, "--instance", instance, "--timeout", "400", "--json"], { env: stateEnv() });
+    if (q.exitCode !== 0) throw new Error(`kiln qemu failed (${q.exitCode}):\n${q.stderr}`);
+    port = (JSON.parse(q.stdout) as { ssh: { port: number } }).ssh.port;
+    // The proof of the failing-proof case: a known host key for the board before the trials start.
+    await kiln(["probe", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--accept-new-host-key", "--json"], { env: stateEnv() });
+  }, 3_600_000);
+
+  afterAll(async () => {
+    await kiln(["qemu", "stop", "--instance", instance], { env: stateEnv() });
+  });
+
+  it("a ramdisk whose /init exits panics the trial kernel: the board comes back on the old image, flash untouched", async () => {
+    const extra = await initOverride("exits", "#!/bin/sh\necho 'kiln-test: this /init exits'\nexit 1\n");
+    const bad = await variant("panics", (rd) => Buffer.concat([rd, extra]));
+    const before = flashSha();
+    const from = consoleLog().length;
+    const r = await flash(bad);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.json.results[0]?.error).toMatch(/^trial failed: the trial system never answered: the board came back on the image in flash.*; flash untouched/);
+    expect(flashSha()).toBe(before);
+    expect(consoleLog().slice(from)).toMatch(/Kernel panic - not syncing: Attempted to kill init/);
+  }, 1_200_000);
+
+  it("a trial whose user space hangs before SSH comes up is reset by the watchdog, flash untouched", async () => {
+    const extra = await initOverride("hangs", "#!/bin/sh\necho 'kiln-test: this /init hangs'\nexec sleep 100000\n");
+    const bad = await variant("hangs", (rd) => Buffer.concat([rd, extra]));
+    const before = flashSha();
+    const from = consoleLog().length;
+    const r = await flash(bad);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.json.results[0]?.error).toMatch(/^trial failed: the trial system never answered.*; flash untouched/);
+    expect(flashSha()).toBe(before);
+    const after = consoleLog().slice(from);
+    expect(after).toMatch(/kiln-test: this \/init hangs/);
+    expect(after).not.toMatch(/Kernel panic/);
+    // U-Boot ran again after the hang: the watchdog reset the machine.
+    expect(after.slice(after.indexOf("kiln-test: this /init hangs"))).toMatch(/U-Boot 20\d\d/);
+  }, 1_200_000);
+
+  it("an image that boots but fails the container proof (IPC_NS off) is rebooted by kiln, flash untouched", async () => {
+    const broken = join(cacheDir(), "e2e", "qemu-virt-no-ipc-ns");
+    const frag = join(cacheDir(), "e2e", "no-ipc-ns.config");
+    writeFileSync(frag, "# CONFIG_IPC_NS is not set\n");
+    await seedBuildDir(out, broken);
+    const b = await kiln(["build", "--board", "qemu-virt", "--out", broken, "--authorized-key", `${key}.pub`, "--fragment", frag, "--allow-missing", "--json"]);
+    expect(b.exitCode, b.stderr.slice(-2000)).toBe(0);
+    const before = flashSha();
+    const r = await kiln(
+      ["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--out", broken, "--try-deadline", "90", "--reboot-timeout", "400", "--json"],
+      { env: stateEnv() },
+    );
+    const res = JSON.parse(r.stdout) as FlashJson;
+    expect(r.exitCode).not.toBe(0);
+    expect(res.results[0]?.error).toMatch(/^trial failed: the trial system failed the check: .*Ipc namespace.*; flash untouched/);
+    expect(res.results[0]?.steps).toContain("trial: rebooting the board into the image in flash");
+    expect(flashSha()).toBe(before);
+  }, 3_600_000);
+
+  it("canary: three targets, the first failing: with --canary 1 the other two are never touched", async () => {
+    const good = await variant("canary", (rd) => rd);
+    const before = flashSha();
+    const r = await kiln(
+      ["flash", "--board", "qemu-virt", "--host", "127.0.0.1:1", "--host", `127.0.0.1:${port}`, "--host", `127.0.0.1:${port}`, "--identity", key, "--image", good, "--out", out, "--canary", "1", "--json"],
+      { env: stateEnv() },
+    );
+    expect(r.exitCode).not.toBe(0);
+    const res = JSON.parse(r.stdout) as FlashJson;
+    expect(res.results.map((o) => [o.ok, o.notAttempted !== undefined])).toEqual([[false, false], [false, true], [false, true]]);
+    expect(r.stderr).toMatch(/1 of 3 board\(s\) failed; 2 never attempted/);
+    expect(flashSha()).toBe(before);
+  }, 300_000);
+
+  it("a good image is tried, then flashed from the trial system, then boots from flash and passes the check", async () => {
+    const good = await variant("good", (rd) => rd);
+    const from = consoleLog().length;
+    const r = await flash(good);
+    expect(r.json.results[0]?.error).toBeUndefined();
+    expect(r.exitCode).toBe(0);
+    const steps = r.json.results[0]?.steps ?? [];
+    expect(r.json.results[0]?.trial?.tried).toBe(true);
+    expect(steps.some((s) => /^trial: the new image is up/.test(s))).toBe(true);
+    expect(steps).toContain("flashcfg wrote the image (from the trial system)");
+    expect(steps).toContain("kiln check passed");
+    expect(readFileSync(flashFile()).subarray(0, 64).equals(readFileSync(good).subarray(0, 64))).toBe(true);
+    const after = consoleLog().slice(from);
+    // The trial's /init armed the watchdog; then U-Boot booted the new image from flash.
+    expect(after).toMatch(/kiln: trial boot [0-9a-f]+: the watchdog resets the board unless kiln confirms this system within 90 s/);
+    expect(after).toMatch(/Image Name:\s+KILNVIRT good/);
+    expect(existsSync(flashFile())).toBe(true);
+  }, 1_800_000);
+});
