@@ -54,7 +54,8 @@ function sshFlags(cmd: Command): Command {
 function fleetFlags(cmd: Command, verb: string): Command {
   return cmd
     .option("--host <host...>", `board to ${verb}, host or host:port (repeatable)`, [])
-    .option("--inventory <file>", "YAML list of boards: host names or {host, port, user, identity}")
+    .option("--inventory <file>", "boards: kiln's YAML list (host names or {host, port, user, identity}), or an Ansible inventory (INI, YAML; read with ansible-inventory --list)")
+    .option("--limit <groups>", "with an Ansible inventory: only these groups or hosts (comma separated)")
     .addOption(checkedOption("--parallel <n>", `boards to ${verb} at once`, "count", "4"))
     .addOption(checkedOption("--canary <n>", `${verb} the first N boards first; the rest start only when all of them passed`, "count"))
     .addOption(checkedOption("--max-failures <k>", "start no new board after K failures (the summary lists the boards never attempted)", "count"));

@@ -17,6 +17,8 @@ import type { SshTarget } from "./ssh.js";
 export interface FleetOptions {
   host: string[] | string;
   inventory?: string;
+  /** groups or hosts of an Ansible inventory */
+  limit?: string;
   port: string;
   user: string;
   identity?: string;
@@ -43,7 +45,22 @@ export async function targetsFrom(opts: Omit<FleetOptions, "parallel" | "json">,
     return m ? { ...base, host: m[1] as string, port: Number(m[2]) } : { ...base, host: h };
   });
   if (opts.inventory) {
-    const parsed = InventorySchema.safeParse(parseYaml(await readFile(opts.inventory, "utf8")));
+    const text = await readFile(opts.inventory, "utf8");
+    let yaml: unknown;
+    try {
+      yaml = parseYaml(text);
+    } catch {
+      yaml = undefined; // INI: Ansible's
+    }
+    if (!Array.isArray(yaml)) {
+      // Not kiln's list: Ansible's own formats, through Ansible's own reader.
+      const { ansibleHosts, readAnsibleInventory } = await import("./ansible.js");
+      for (const h of ansibleHosts(await readAnsibleInventory(opts.inventory), opts.limit)) {
+        targets.push({ ...base, host: h.host, port: h.port ?? base.port, user: h.user ?? base.user, identity: h.identity ? resolve(h.identity) : base.identity });
+      }
+    }
+    if (opts.limit !== undefined && Array.isArray(yaml)) throw new InputError("--limit selects groups of an Ansible inventory", `${opts.inventory} is a kiln inventory (a plain list): leave --limit out, or list only the boards you want`);
+    const parsed = InventorySchema.safeParse(Array.isArray(yaml) ? yaml : []);
     if (!parsed.success) throw new InputError(`${opts.inventory}: not a list of hosts: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     // A key named in the inventory is relative to where kiln was started, like every path given to kiln.
     for (const e of parsed.data) {
