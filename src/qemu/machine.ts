@@ -67,7 +67,8 @@ export async function prepareFlash(board: QemuBoard, paths: InstancePaths, image
   await writeBank(paths.flash0, await readFile(board.qemu.uboot));
   if (image) await flashImage(paths, await readFile(image));
   else if (!existsSync(paths.flash1)) {
-    throw new InputError(`instance flash ${paths.flash1} is empty`, "pass --image with a uImage (e.g. out/qemu-virt/uImage.qemu-virt) to flash it first");
+    const example = `out/${board.name}/${board.qemu.image?.output ?? board.image?.output ?? "uImage"}`;
+    throw new InputError(`instance flash ${paths.flash1} is empty`, `pass --image with a uImage (e.g. ${example}) to flash it first`);
   }
   const script = join(paths.tftp, "boot.cmd");
   await writeFile(script, bootScriptText(board));
