@@ -18,7 +18,7 @@ const heavy = {
 
 export default defineConfig({
   test: {
-    reporters: ["verbose"],
+    reporters: ["verbose", "./test/support/durations-reporter.ts"],
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 60_000, globalSetup: ["test/unit/global-setup.ts"] } },
       { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], ...heavy } },

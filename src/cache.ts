@@ -9,6 +9,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { lstat, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { writeFileAtomic } from "./fsutil.js";
+import { memoByStat } from "./stat-memo.js";
 
 export type Inputs = Record<string, string>;
 
@@ -27,10 +28,13 @@ export interface Stamp {
   finishedAt: string;
 }
 
+/** A file's sha256, read again only when the file's identity changed (see stat-memo.ts). */
 export async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
+  return memoByStat("sha256", path, async () => {
+    const hash = createHash("sha256");
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    return hash.digest("hex");
+  });
 }
 
 export function sha256Text(text: string): string {

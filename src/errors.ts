@@ -53,3 +53,16 @@ export class CheckFailedError extends KilnError {
     this.name = "CheckFailedError";
   }
 }
+
+/** The audit failed: carries the report so that `kiln config` can still print it. */
+export class AuditFailedError extends CheckFailedError {
+  constructor(
+    message: string,
+    hint: string,
+    readonly report: object,
+    readonly formatted: string,
+  ) {
+    super(message, hint);
+    this.name = "AuditFailedError";
+  }
+}

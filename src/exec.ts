@@ -7,8 +7,9 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { access, constants, rename, rm } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
 import { type ChildProcess, spawn } from "node:child_process";
-import { execa } from "execa";
+import type { execa as Execa } from "execa";
 import { CommandError, MissingToolError } from "./errors.js";
+import { memoByStat } from "./stat-memo.js";
 
 export class StageLog {
   constructor(readonly file: string) {
@@ -56,9 +57,14 @@ export interface RunResult {
 
 export const FIXED_ENV = { LC_ALL: "C", LANG: "C" } as const;
 
+// execa is loaded when the first command runs: a no-op build runs none and starts faster.
+let execaLoaded: Promise<typeof Execa> | undefined;
+const loadExeca = (): Promise<typeof Execa> => (execaLoaded ??= import("execa").then((m) => m.execa));
+
 export async function run(cmd: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
   const { log } = opts;
   log.write(`$ ${[cmd, ...args].map(shellQuote).join(" ")}${opts.cwd ? `    (in ${opts.cwd})` : ""}`);
+  const execa = await loadExeca();
   const child = execa(cmd, args, {
     cwd: opts.cwd,
     env: { ...FIXED_ENV, ...opts.env },
@@ -120,10 +126,30 @@ export async function requireTool(tool: string, aptPackage: string, why: string)
   return found;
 }
 
-/** The first line a tool prints about its version ("missing" when it cannot be started): an input of stages. */
+const versions = new Map<string, Promise<string>>();
+
+/**
+ * The first line a tool prints about its version ("missing" when it cannot be
+ * started): an input of stages. Asked once per binary and remembered by the
+ * binary's identity, so a no-op build starts no compiler.
+ */
 export async function toolVersion(cmd: string, args: string[] = ["--version"]): Promise<string> {
+  const key = `${cmd} ${args.join(" ")}`;
+  let v = versions.get(key);
+  if (!v) {
+    v = (async () => {
+      const found = cmd.includes("/") ? cmd : await findOnPath(cmd);
+      if (!found) return "missing";
+      return memoByStat(`version ${args.join(" ")}`, found, () => askVersion(cmd, args));
+    })();
+    versions.set(key, v);
+  }
+  return v;
+}
+
+async function askVersion(cmd: string, args: string[]): Promise<string> {
   try {
-    const r = await execa(cmd, args, { reject: false, stdin: "ignore", env: FIXED_ENV });
+    const r = await (await loadExeca())(cmd, args, { reject: false, stdin: "ignore", env: FIXED_ENV });
     if (r.failed && r.exitCode === undefined) return "missing";
     return `${String(r.stdout)}${String(r.stderr)}`.split("\n")[0]?.trim() ?? "unknown";
   } catch {
@@ -136,7 +162,7 @@ export async function runToFile(cmd: string, args: readonly string[], output: st
   const { log } = opts;
   const tmp = `${output}.tmp-${process.pid}`;
   log.write(`$ ${[cmd, ...args].map(shellQuote).join(" ")} > ${output}`);
-  const r = await execa(cmd, args, { env: { ...FIXED_ENV, ...opts.env }, stdin: "ignore", stdout: { file: tmp }, reject: false, cancelSignal: opts.signal });
+  const r = await (await loadExeca())(cmd, args, { env: { ...FIXED_ENV, ...opts.env }, stdin: "ignore", stdout: { file: tmp }, reject: false, cancelSignal: opts.signal });
   if (r.failed) {
     await rm(tmp, { force: true });
     log.write(String(r.stderr));
@@ -159,7 +185,7 @@ export interface Captured {
  * never throws for the command's own failure; the caller reads its output.
  */
 export async function capture(cmd: string, args: readonly string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Captured> {
-  const r = await execa(cmd, args, { env: { ...FIXED_ENV, ...opts.env }, reject: false, stdin: "ignore", timeout: opts.timeoutMs });
+  const r = await (await loadExeca())(cmd, args, { env: { ...FIXED_ENV, ...opts.env }, reject: false, stdin: "ignore", timeout: opts.timeoutMs });
   return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode, missing: r.code === "ENOENT", timedOut: r.timedOut || r.isTerminated };
 }
 

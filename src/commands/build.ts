@@ -5,10 +5,9 @@
  */
 import { planFlash } from "../board/flash-layout.js";
 import { loadBoard, suggest } from "../board/load.js";
-import { KilnError } from "../errors.js";
+import { AuditFailedError, KilnError } from "../errors.js";
 import type { AuditReport } from "../kconfig/audit.js";
 import { formatAudit } from "../kconfig/report.js";
-import { AuditFailedError } from "../kconfig/stage.js";
 import { defaultOutDir } from "../paths.js";
 import { build, type BuildResult } from "../pipeline.js";
 import { findUnitProfile } from "../remote/profile.js";

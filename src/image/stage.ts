@@ -6,7 +6,8 @@
  */
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import Handlebars from "handlebars";
+import { createRequire } from "node:module";
+import type HandlebarsModule from "handlebars";
 import { type FlashPlan, planFlash } from "../board/flash-layout.js";
 import type { Board } from "../board/schema.js";
 import { hostKeyOfRamdisk } from "../rootfs/host-key.js";
@@ -20,6 +21,9 @@ import { writeDtbPartitions } from "./dtb-partitions.js";
 import { parseUImage, verifyUImage } from "./uimage.js";
 import { kib, multiImageSize } from "./size.js";
 import { modulesRamdiskCached } from "./ramdisk.js";
+
+// Loaded on first use: a build with nothing to render (a no-op) does not pay for the template compiler.
+const handlebars = (): typeof HandlebarsModule => createRequire(import.meta.url)("handlebars") as typeof HandlebarsModule;
 
 export interface ImagePart {
   role: "kernel" | "ramdisk" | "dtb";
@@ -180,7 +184,7 @@ export async function makeImage(p: ImagePlan, log: StageLog): Promise<void> {
   ];
   const { total, limit } = checkFits(board, parts, plan);
 
-  const name = Handlebars.compile(img.name, { strict: true, noEscape: true })({ release: art.release, board: board.name });
+  const name = handlebars().compile(img.name, { strict: true, noEscape: true })({ release: art.release, board: board.name });
   if (Buffer.byteLength(name) > 31) log.write(`# image name "${name}" is longer than 31 bytes: mkimage cuts it`);
   await mkimage(board.arch, { ...img, name }, parts, file, art.epoch, log);
   const qemuImage = await makeQemuTwin(p, ramdiskPart, name, log);

@@ -6,12 +6,16 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import Handlebars from "handlebars";
+import { createRequire } from "node:module";
+import type HandlebarsModule from "handlebars";
 import { suggest } from "../board/load.js";
 import { InputError } from "../errors.js";
 import { versionAtLeast } from "../kernel/source.js";
 import { dataDir } from "../paths.js";
 import { type ConfigAssignment, parseConfig } from "./dotconfig.js";
+
+// Loaded on first use: a build with nothing to render (a no-op) does not pay for the template compiler.
+const handlebars = (): typeof HandlebarsModule => createRequire(import.meta.url)("handlebars") as typeof HandlebarsModule;
 
 export interface FragmentRef {
   /** Short name (lxc) or the file's base name for a path given by the user. */
@@ -61,7 +65,7 @@ export async function findFragment(spec: string, root = dataDir("kconfig")): Pro
 const OPTIONAL = /\s+#\s*optional\b.*$/;
 
 export function renderFragment(template: string, file: string, ctx: RenderContext): string {
-  const hb = Handlebars.create();
+  const hb = handlebars().create();
   hb.registerHelper("kernelAtLeast", (min: unknown) => versionAtLeast(ctx.kernelVersion, String(min)));
   hb.registerHelper("defined", (sym: unknown) => ctx.defined(String(sym).replace(/^CONFIG_/, "")));
   hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Board } from "../board/schema.js";
-import { CheckFailedError, InputError } from "../errors.js";
+import { AuditFailedError, CheckFailedError, InputError } from "../errors.js";
 import { requireTool, run, type StageLog } from "../exec.js";
 import { writeFileAtomic } from "../fsutil.js";
 import { type KernelSource, prepareKernelSource } from "../kernel/source.js";
@@ -213,18 +213,7 @@ export function assertAudit(ctx: ConfigContext): void {
   }
 }
 
-/** The audit failed: carries the report so that `kiln config` can still print it. */
-export class AuditFailedError extends CheckFailedError {
-  constructor(
-    message: string,
-    hint: string,
-    readonly report: object,
-    readonly formatted: string,
-  ) {
-    super(message, hint);
-    this.name = "AuditFailedError";
-  }
-}
+export { AuditFailedError };
 
 export function assertAuditOrThrow(ctx: ConfigContext, format: (r: AuditReport) => string): void {
   try {

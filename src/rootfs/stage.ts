@@ -18,6 +18,7 @@ import { type RootfsPaths, rootfsPaths } from "./paths.js";
 
 export { rootfsOutputs, rootfsPaths } from "./paths.js";
 import { type Inputs, sha256File, sha256Text } from "../cache.js";
+import { memoByKey } from "../stat-memo.js";
 import { CheckFailedError, InputError, KilnError } from "../errors.js";
 import { requireTool, run, type StageLog, toolVersion } from "../exec.js";
 import { writeFileAtomic } from "../fsutil.js";
@@ -34,7 +35,6 @@ import { modulesFingerprint, stageModules, type StagedModules } from "./modules.
 import { type Compression, compressFile, ensureDeviceNodes, packCpio, unpackRamdisk } from "./pack.js";
 import { loadProfile, type Profile } from "./profile.js";
 import { flashBudget, formatReport, mib, packageSizes, ramBudget, type SizeReport, treeSizes } from "./report.js";
-import { makeSbom } from "./sbom.js";
 import { type NetMode, renderTemplates, type RenderedFile, templateContext, templateFiles } from "./templates.js";
 
 export type { RootfsOptions };
@@ -125,7 +125,11 @@ export interface RootfsPlan {
   suites: SuiteSource[];
   net: { net: NetMode; address?: string; gateway?: string; dns: string[] };
   ctx: ReturnType<typeof templateContext>;
-  rendered: RenderedFile[];
+  /** the templates and kiln's tools as they go into the root; rendered once, when first asked for */
+  rendered: () => Promise<RenderedFile[]>;
+  /** sha256 of the templates folder and of the rendered files */
+  templatesHash: string;
+  renderedHash: string;
   authorizedKeys: string;
   shadowHash: string | undefined;
   kernelConfig: string;
@@ -142,12 +146,23 @@ export async function planRootfs(build: BuildContext, kernel: KernelInfo | undef
   const suites = await resolveSuites(profile, opts, debArch);
   const net = { net: opts.net ?? "veth", address: opts.address, gateway: opts.gateway, dns: [...(opts.dns ?? [])] };
   const ctx = templateContext(board, profile, kernel ?? {}, net, opts.rootPassword !== undefined);
-  const rendered = [...(await renderTemplates(ctx)), ...(await kilnTools(board))];
+  let renderedOnce: Promise<RenderedFile[]> | undefined;
+  const rendered = () => (renderedOnce ??= (async () => [...(await renderTemplates(ctx)), ...(await kilnTools(board))])());
+  const templatesRoot = join(dataDir("rootfs"), "templates");
+  const templatesHash = await hashDir((await templateFiles()).map((f) => f.slice(templatesRoot.length + 1)), templatesRoot);
+  // Rendering is deterministic in the templates, the context and kiln's tools: a no-op build
+  // reuses the hash of what they rendered to last time instead of rendering (and loading
+  // the template compiler). Anything new is rendered here, so template errors still
+  // surface before any stage runs.
+  const toolsKey = `${await sha256File(join(projectRoot, "src", "flashcfg", "flashcfg.sh"))} ${JSON.stringify(imagePartitionNames(board))} ${board.flash?.partition ?? ""}`;
+  const renderedHash = await memoByKey("rendered", sha256Text(JSON.stringify([templatesHash, ctx, toolsKey, await engineHash("rootfs/templates.js")])), async () =>
+    sha256Text((await rendered()).map((r) => `${r.path}\n${r.content}`).join("\n")),
+  );
   const authorizedKeys = await readAuthorizedKeys(opts.authorizedKeys ?? []);
   if (opts.rootPassword === "") throw new InputError("--root-password is empty", "leave it out: root then has no password (console shell, SSH by key only)");
   const shadowHash = opts.rootPassword !== undefined ? await hashPassword(opts.rootPassword, board.name, log) : undefined;
   const kernelConfig = kernel?.configPath ?? join(outDir, "kernel", ".config");
-  return { board: board as RootfsPlan["board"], outDir, opts, compression, paths, profile, debArch, kernel, suites, net, ctx, rendered, authorizedKeys, shadowHash, kernelConfig };
+  return { board: board as RootfsPlan["board"], outDir, opts, compression, paths, profile, debArch, kernel, suites, net, ctx, rendered, templatesHash, renderedHash, authorizedKeys, shadowHash, kernelConfig };
 }
 
 /**
@@ -160,9 +175,9 @@ export async function rootfsInputs(plan: RootfsPlan): Promise<Inputs> {
   const moduleFiles = await modulesFingerprint(kernel?.modulesDir);
   return {
     profile: `${profile.name} ${await sha256File(profile.file)}`,
-    templates: await hashDir((await templateFiles()).map((f) => f.slice(join(dataDir("rootfs"), "templates").length + 1)), join(dataDir("rootfs"), "templates")),
+    templates: plan.templatesHash,
     options: JSON.stringify({ net, compression, rootfs: board.rootfs, flash: board.flash?.maxImageSize ?? null, strict: opts.strictSuites ?? false, arch: debArch }),
-    "rendered files": sha256Text(plan.rendered.map((r) => `${r.path}\n${r.content}`).join("\n")),
+    "rendered files": plan.renderedHash,
     "authorized keys": sha256Text(plan.authorizedKeys),
     "root password": plan.shadowHash ?? "none",
     mirrors: plan.suites.map((s) => `${s.suite} ${s.uri} ${s.components.join(",")}`).join("; "),
@@ -256,7 +271,7 @@ export async function buildRootfs(plan: RootfsPlan, log: StageLog, status: (text
       await mkdir(join(root, "boot"), { recursive: true });
       await copyFile(kernelConfig, join(root, "boot", `config-${kernel.release}`));
     }
-    await applyFiles(root, rendered, ctx.cgroup, authorizedKeys, shadowHash);
+    await applyFiles(root, await rendered(), ctx.cgroup, authorizedKeys, shadowHash);
     await installHostKey(root, hostKey.file);
     await ensureDeviceNodes(root, log);
     await scrub(root);
@@ -276,6 +291,8 @@ export async function buildRootfs(plan: RootfsPlan, log: StageLog, status: (text
       ["kiln:kernel:release", kernel?.release ?? "none"],
       ...warnings.map((w, i): [string, string] => [`kiln:warning:${i + 1}`, w]),
     ];
+    // CycloneDX is a large library: loaded only when a root filesystem is actually built.
+    const { makeSbom } = await import("./sbom.js");
     const sbomText = await makeSbom({
       board: board.name,
       profile: profile.name,

@@ -5,11 +5,15 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
-import Handlebars from "handlebars";
+import { createRequire } from "node:module";
+import type HandlebarsModule from "handlebars";
 import type { Board } from "../board/schema.js";
 import { InputError } from "../errors.js";
 import { dataDir } from "../paths.js";
 import type { Profile } from "./profile.js";
+
+// Loaded on first use: a build with nothing to render (a no-op) does not pay for the template compiler.
+const handlebars = (): typeof HandlebarsModule => createRequire(import.meta.url)("handlebars") as typeof HandlebarsModule;
 
 export type CgroupStyle = "v1" | "v2";
 export type NetMode = "veth" | "macvlan";
@@ -151,7 +155,7 @@ export async function templateFiles(root = join(dataDir("rootfs"), "templates"))
 }
 
 export async function renderTemplates(ctx: TemplateContext, root = join(dataDir("rootfs"), "templates")): Promise<RenderedFile[]> {
-  const hb = Handlebars.create();
+  const hb = handlebars().create();
   hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
   const out: RenderedFile[] = [];
   for (const file of await templateFiles(root)) {

@@ -4,7 +4,8 @@
  * logs, pipes) plain lines, at most one progress line every 20 seconds unless
  * the step changes; with --json nothing at all.
  */
-import { Listr } from "listr2";
+import { createRequire } from "node:module";
+import type { Listr as ListrClass } from "listr2";
 import type { StageOutcome } from "./contract.js";
 
 export interface Row {
@@ -71,6 +72,7 @@ export function terminalDisplay(): Display {
       let output: ((t: string) => void) | undefined;
       let latest = "";
       const t0 = Date.now();
+      const { Listr } = createRequire(import.meta.url)("listr2") as { Listr: typeof ListrClass };
       const list = new Listr(
         [
           {

@@ -13,16 +13,19 @@ import { cacheDir } from "../paths.js";
 
 /**
  * Entries kept per stage, the least recently used go first: enough for a few
- * boards and variants, not a disk's worth. A config is a few kB, a kernel tens
- * of MB, a root filesystem a few hundred.
+ * boards and variants (the test suite alone keeps four root filesystems), not a
+ * disk's worth. A config is a few kB, a kernel tens of MB, a root filesystem
+ * 130-150 MB.
  */
-const KEEP: Record<string, number> = { config: 64, kernel: 8, rootfs: 4 };
+const KEEP: Record<string, number> = { config: 64, kernel: 8, rootfs: 8 };
 
 interface Meta {
   stage: string;
   outDir: string;
   outputs: string[];
   savedAt: string;
+  /** the manifest the key was made from, so a miss can be explained by comparing entries */
+  inputs?: Inputs;
 }
 
 export function storeRoot(): string {
@@ -49,7 +52,7 @@ export async function storeOutputs(stage: string, inputs: Inputs, outDir: string
       await mkdir(dirname(dest), { recursive: true });
       await cp(join(outDir, rel), dest, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
     }
-    const meta: Meta = { stage, outDir, outputs: rels, savedAt: new Date().toISOString() };
+    const meta: Meta = { stage, outDir, outputs: rels, savedAt: new Date().toISOString(), inputs };
     await writeFile(join(tmp, "meta.json"), `${JSON.stringify(meta, null, 2)}\n`);
     await rename(tmp, dir).catch(() => undefined);
   } finally {

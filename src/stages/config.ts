@@ -6,7 +6,6 @@ import { type Inputs, sha256File } from "../cache.js";
 import { requireTool } from "../exec.js";
 import { findFragment } from "../kconfig/fragments.js";
 import { formatAudit } from "../kconfig/report.js";
-import { assertAuditOrThrow, configContext, configSteps } from "../kconfig/stage.js";
 import { dataDir } from "../paths.js";
 import type { Stage } from "../stage/contract.js";
 import { engineHash } from "../stage/engine.js";
@@ -54,6 +53,8 @@ export const configStage: Stage<object, ConfigResult> = {
   },
   outputs: (ctx) => Object.values(configPaths(ctx.outDir)),
   async run(ctx, _up, io) {
+    // The Kconfig reader and the audit are loaded only when a config is actually made.
+    const { assertAuditOrThrow, configContext, configSteps } = await import("../kconfig/stage.js");
     const c = configContext({ board: ctx.board, outDir: ctx.outDir, kernelSrc: ctx.kernelSrc, extraFragments: ctx.extraFragments, allowMissing: ctx.allowMissing }, io.log);
     for (const step of configSteps) {
       io.status(step.title);

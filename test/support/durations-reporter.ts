@@ -1,0 +1,24 @@
+/**
+ * After the run, one line per test file with its wall time (hooks included,
+ * so the builds a file's beforeAll waits for are counted where they happen),
+ * longest first: the CI budget is spent per file, and this shows where.
+ */
+import type { Reporter, TestModule } from "vitest/node";
+
+export default class DurationsReporter implements Reporter {
+  private readonly rows: { project: string; file: string; seconds: number; state: string }[] = [];
+
+  onTestModuleEnd(m: TestModule): void {
+    const d = m.diagnostic();
+    this.rows.push({ project: m.project.name, file: m.moduleId.replace(`${process.cwd()}/`, ""), seconds: (d.collectDuration + d.setupDuration + d.duration) / 1000, state: m.state() });
+  }
+
+  onTestRunEnd(): void {
+    if (this.rows.length === 0) return;
+    const total = this.rows.reduce((s, r) => s + r.seconds, 0);
+    const lines = this.rows
+      .sort((a, b) => b.seconds - a.seconds)
+      .map((r) => `  ${r.seconds.toFixed(1).padStart(7)} s  ${r.project.padEnd(5)} ${r.file}${r.state === "passed" ? "" : `  (${r.state})`}`);
+    process.stdout.write(`\nTest file durations (${this.rows.length} files, ${total.toFixed(0)} s summed over files; the e2e and qemu tiers run side by side):\n${lines.join("\n")}\n`);
+  }
+}
