@@ -4,7 +4,10 @@
 # Before anything is erased the file must be a uImage with a good header and data
 # CRC that fits the partition; afterwards the partition is read back and compared.
 # Exit codes: 0 written and verified, 1 bad file (flash untouched),
-# 2 usage, 3 partition missing or too small (flash untouched), 4 write or verify failed.
+# 2 usage, 3 partition missing or too small (flash untouched), 4 write or verify failed,
+# 5 another flashcfg is running on this board (flash untouched by this one).
+# One flashcfg at a time (an exclusive lock); the running one's progress and outcome
+# are in a status file, so a sender whose connection dropped can read how it ended.
 # The partition name comes from /etc/kiln/flash.conf (PARTITION=...), set from board data.
 # A board with several flash layouts lists each layout's name (PARTITIONS="a|b"): the
 # same root filesystem then serves every layout, and the name /proc/mtd shows wins.
@@ -13,6 +16,9 @@ CONF=${FLASHCFG_CONF:-/etc/kiln/flash.conf}
 # shellcheck disable=SC1090
 [ -r "$CONF" ] && . "$CONF"
 LOG=${FLASHCFG_LOG:-/var/log/flashcfg.log}
+LOCK=${FLASHCFG_LOCK:-/run/kiln-flashcfg.lock}
+STATUS=${FLASHCFG_STATUS:-/run/kiln-flashcfg.status}
+LOCKED=0
 # Test seams only: where /proc/mtd and the device nodes are.
 PROC_MTD=${FLASHCFG_PROC_MTD:-/proc/mtd}
 DEV_DIR=${FLASHCFG_DEV_DIR:-/dev}
@@ -31,7 +37,10 @@ FILE=""
 YES=0
 
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') $*" >> "$LOG" 2>/dev/null; }
-die() { code=$1; shift; echo "flashcfg: $*" >&2; log "FAILED ($code): $*"; exit "$code"; }
+# The status file is only ever written by the holder of the lock: a refused second
+# run must not hide the outcome of the one that is writing.
+status() { [ "$LOCKED" = 1 ] || return 0; printf '%s %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$*" > "$STATUS.tmp" 2>/dev/null && mv -f "$STATUS.tmp" "$STATUS" 2>/dev/null; return 0; }
+die() { code=$1; shift; echo "flashcfg: $*" >&2; log "FAILED ($code): $*"; status "failed $code $*"; exit "$code"; }
 usage() { echo "usage: flashcfg [-y] [-s SHA256] -f FILE    write a uImage to the \"$PARTITION\" partition" >&2; exit 2; }
 
 SHA=""
@@ -44,8 +53,19 @@ while getopts "yf:s:h" opt; do
   esac
 done
 [ -n "$FILE" ] || usage
+mkdir -p "$(dirname "$LOCK")" "$(dirname "$LOG")" 2>/dev/null
+# flock (util-linux, in every Debian root): released by the kernel when the holder
+# dies, so a lock is never left behind by a killed run.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>>"$LOCK" || die 5 "cannot open the lock $LOCK"
+  if ! flock -n 9; then
+    die 5 "another flashcfg is running on this board ($(cat "$LOCK" 2>/dev/null || echo "holder unknown")); this one wrote nothing: wait for it to finish (its outcome: $STATUS)"
+  fi
+  LOCKED=1
+  echo "PID $$ since $(date '+%Y-%m-%d %H:%M:%S'), writing $FILE" > "$LOCK"
+fi
+status "checking $FILE"
 [ -r "$FILE" ] || die 1 "cannot read $FILE"
-mkdir -p "$(dirname "$LOG")" 2>/dev/null
 log "flashcfg -f $FILE (partition \"$PARTITION\")"
 
 # Big-endian u32 at byte offset $2 of file $1, as a decimal number.
@@ -85,6 +105,7 @@ if [ -n "$SHA" ]; then
   [ "$have" = "$SHA" ] || die 1 "$FILE has sha256 $have, not $SHA as the sender checked; flash untouched"
 fi
 
+status "writing $size bytes to $dev \"$PARTITION\": do not power the board off"
 echo "flashcfg: writing $FILE to $dev \"$PARTITION\""
 if command -v flashcp >/dev/null 2>&1; then
   flashcp "$FILE" "$dev" || die 4 "flashcp failed writing $dev"
@@ -92,8 +113,10 @@ else
   flash_erase "$dev" 0 0 >/dev/null || die 4 "flash_erase failed on $dev"
   dd if="$FILE" of="$dev" bs=4096 2>/dev/null || die 4 "writing $dev failed"
 fi
+status "verifying $dev"
 if ! head -c "$size" "$dev" | cmp -s - "$FILE"; then die 4 "read-back of $dev differs from $FILE"; fi
 sync
 log "OK: $size bytes written to $dev and verified"
+status "ok $size bytes written to $dev and verified"
 echo "flashcfg: $size bytes written to $dev and verified"
 exit 0

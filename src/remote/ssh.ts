@@ -74,6 +74,10 @@ export class Remote {
       port: target.port,
       username: target.user,
       readyTimeout: target.readyTimeoutMs ?? 20_000,
+      // A board that loses power mid-command sends no FIN: without keepalives the
+      // connection (and a fleet run) would wait for the command's own limit.
+      keepaliveInterval: 10_000,
+      keepaliveCountMax: 3,
       hostVerifier: (key: Buffer) => {
         seen = fingerprint(key);
         verdict = judgeHostKey(known, id, seen, target.acceptNewHostKey, target.announcedHostKey);

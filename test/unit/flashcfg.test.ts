@@ -34,7 +34,7 @@ async function image(name: string, bytes: number): Promise<string> {
 }
 
 function env(conf = "image.conf") {
-  return { PATH: `${bin}:/usr/bin:/bin`, FLASHCFG_PROC_MTD: procMtd, FLASHCFG_DEV_DIR: devDir, FLASHCFG_LOG: join(dir, "flashcfg.log"), FLASHCFG_CONF: join(dir, conf) };
+  return { PATH: `${bin}:/usr/bin:/bin`, FLASHCFG_PROC_MTD: procMtd, FLASHCFG_DEV_DIR: devDir, FLASHCFG_LOG: join(dir, "flashcfg.log"), FLASHCFG_CONF: join(dir, conf), FLASHCFG_LOCK: join(dir, "flashcfg.lock"), FLASHCFG_STATUS: join(dir, "flashcfg.status") };
 }
 
 async function flashcfg(file: string, args = ["-y"], opts: { conf?: string; input?: string } = {}) {
@@ -55,6 +55,36 @@ describe("kiln's flashcfg", () => {
     expect(r.stdout).toMatch(/5064 bytes written to .*mtd1 and verified/);
     expect(flashContent().subarray(0, 5064).equals(readFileSync(img))).toBe(true);
     expect(readFileSync(join(dir, "flashcfg.log"), "utf8")).toMatch(/OK: 5064 bytes/);
+    expect(readFileSync(join(dir, "flashcfg.status"), "utf8")).toMatch(/ ok 5064 bytes written to .*mtd1 and verified\n$/);
+  });
+
+  it("one at a time: a second run while the lock is held writes nothing and names the holder, and leaves the holder's status alone", async () => {
+    writeFileSync(join(devDir, "mtd1"), Buffer.alloc(1048576, 0xff));
+    const img = await image("second", 3000);
+    writeFileSync(join(dir, "flashcfg.lock"), "PID 4242 since 2026-12-02 06:00:00, writing /tmp/x/image\n");
+    writeFileSync(join(dir, "flashcfg.status"), "2026-12-02 06:00:01 writing 5064 bytes\n");
+    // The lock held by another process for the time of the run, as a writing flashcfg holds it.
+    const holder = execa("flock", ["-o", join(dir, "flashcfg.lock"), "sleep", "3"], { reject: false, stdio: "ignore" });
+    for (let i = 0; i < 50; i++) {
+      if ((await execa("flock", ["-n", join(dir, "flashcfg.lock"), "true"], { reject: false })).exitCode !== 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const r = await flashcfg(img);
+    await holder;
+    expect(r.exitCode).toBe(5);
+    expect(r.stderr).toMatch(/another flashcfg is running on this board \(PID 4242 since 2026-12-02 06:00:00, writing \/tmp\/x\/image\); this one wrote nothing/);
+    expect(flashContent().equals(Buffer.alloc(1048576, 0xff))).toBe(true);
+    expect(readFileSync(join(dir, "flashcfg.status"), "utf8")).toBe("2026-12-02 06:00:01 writing 5064 bytes\n");
+    // Released by the kernel when the holder ends: the next run takes it.
+    const again = await flashcfg(img);
+    expect(again.exitCode).toBe(0);
+  });
+
+  it("a failure is the outcome in the status file", async () => {
+    const img = await image("big", 2 * 1048576);
+    const r = await flashcfg(img);
+    expect(r.exitCode).toBe(3);
+    expect(readFileSync(join(dir, "flashcfg.status"), "utf8")).toMatch(/ failed 3 .*more than "image"/);
   });
 
   it("-s: writes only when the file's sha256 is the one the sender checked", async () => {
