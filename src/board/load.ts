@@ -1,12 +1,13 @@
 import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { closest, distance } from "fastest-levenshtein";
-import { parse as parseYaml } from "yaml";
-import { z } from "zod";
+import { formatIssues, loadDataFile, readYaml } from "../data-file.js";
 import { InputError } from "../errors.js";
 import { dataDir } from "../paths.js";
-import { type Board, BoardSchema } from "./schema.js";
+import type { Board } from "./schema.js";
+
+export { formatIssues };
 
 export async function listBoards(root = dataDir("board")): Promise<string[]> {
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
@@ -33,24 +34,19 @@ export async function loadBoard(name: string, root = dataDir("board")): Promise<
       `boards are folders under ${root}: ${boards.join(", ") || "(none)"}`,
     );
   }
-  let raw: unknown;
-  try {
-    raw = parseYaml(await readFile(file, "utf8"));
-  } catch (err) {
-    throw new InputError(`${file}: not valid YAML: ${(err as Error).message}`);
-  }
-  const parsed = BoardSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new InputError(`${file}: invalid board definition:\n${formatIssues(parsed.error)}`, "see `kiln boards --schema`");
-  }
+  const data = await loadDataFile(file, "board/schema.js", async (f) => {
+    const { BoardSchema } = await import("./schema.js");
+    const parsed = BoardSchema.safeParse(await readYaml(f));
+    if (!parsed.success) {
+      throw new InputError(`${f}: invalid board definition:\n${formatIssues(parsed.error)}`, "see `kiln boards --schema`");
+    }
+    return parsed.data;
+  });
   const fragmentFile = join(dir, "kernel.config");
-  return { ...parsed.data, name, dir, fragmentFile: existsSync(fragmentFile) ? fragmentFile : undefined };
+  return { ...data, name, dir, fragmentFile: existsSync(fragmentFile) ? fragmentFile : undefined };
 }
 
-export function formatIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `  - ${i.path.join(".") || "(top)"}: ${i.message}`).join("\n");
-}
-
-export function boardJsonSchema(): unknown {
+export async function boardJsonSchema(): Promise<unknown> {
+  const [{ z }, { BoardSchema }] = await Promise.all([import("zod"), import("./schema.js")]);
   return z.toJSONSchema(BoardSchema, { io: "input" });
 }

@@ -4,7 +4,7 @@ import { listFragments } from "../kconfig/fragments.js";
 
 export async function boardsCommand(opts: { json: boolean; schema: boolean }): Promise<void> {
   if (opts.schema) {
-    process.stdout.write(`${JSON.stringify(boardJsonSchema(), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(await boardJsonSchema(), null, 2)}\n`);
     return;
   }
   const names = await listBoards();

@@ -5,37 +5,13 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { z } from "zod";
-import { formatIssues, suggest } from "../board/load.js";
+import { suggest } from "../board/load.js";
+import { loadDataFile } from "../data-file.js";
 import { InputError } from "../errors.js";
 import { dataDir } from "../paths.js";
+import type { Profile } from "./profile-schema.js";
 
-const packageName = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, "not a Debian package name");
-
-export const ProfileSchema = z
-  .object({
-    description: z.string(),
-    release: z.string().regex(/^[a-z]+$/).default("bookworm").describe("Debian release (codename)"),
-    variant: z.enum(["essential", "apt", "required", "minbase", "buildd", "important", "standard"]).default("minbase"),
-    components: z.array(z.string()).min(1).default(["main"]),
-    packages: z.array(packageName).min(1).describe("packages installed on top of the variant"),
-    strip: z
-      .object({
-        docs: z.boolean().default(false).describe("drop /usr/share/doc except the copyright files (the SBOM reads them)"),
-        man: z.boolean().default(false),
-        locales: z.boolean().default(false),
-        info: z.boolean().default(false),
-        aptLists: z.boolean().default(true).describe("drop /var/lib/apt/lists (the root is rebuilt, not upgraded)"),
-      })
-      .strict()
-      .default({ docs: false, man: false, locales: false, info: false, aptLists: true }),
-    forbid: z.array(packageName).default([]).describe("packages that must not end up installed (e.g. perl): the build fails, naming who pulled them"),
-    modules: z.enum(["board", "all"]).default("board").describe("kernel modules: the board's list (rootfs.modules) and their dependencies, or all"),
-  })
-  .strict();
-
-export type Profile = z.infer<typeof ProfileSchema> & { name: string; file: string };
+export type { Profile };
 
 export async function listProfiles(root = join(dataDir("rootfs"), "profiles")): Promise<string[]> {
   return (await readdir(root).catch(() => [] as string[]))
@@ -56,20 +32,6 @@ export async function loadProfile(nameOrFile: string, root = join(dataDir("rootf
       `profiles are files in ${root}: ${names.join(", ") || "(none)"}; or give a path to a .yaml file`,
     );
   }
-  return parseProfile(await readFile(file, "utf8"), file);
+  return loadDataFile(file, "rootfs/profile-schema.js", async (f) => (await import("./profile-schema.js")).parseProfile(await readFile(f, "utf8"), f));
 }
 
-export function parseProfile(text: string, file: string): Profile {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    throw new InputError(`${file}: not valid YAML: ${(err as Error).message}`);
-  }
-  const parsed = ProfileSchema.safeParse(raw);
-  if (!parsed.success) throw new InputError(`${file}: invalid rootfs profile:\n${formatIssues(parsed.error)}`, "see rootfs/profiles/default.yaml");
-  const clash = parsed.data.packages.filter((p) => parsed.data.forbid.includes(p));
-  if (clash.length > 0) throw new InputError(`${file}: ${clash.join(", ")} both in packages and in forbid`);
-  const name = file.replace(/^.*\//, "").replace(/\.yaml$/, "");
-  return { ...parsed.data, name, file };
-}

@@ -3,6 +3,7 @@
  * even on unchanged data. A stage's code is its whole folder (plus any shared
  * module it names), hashed as compiled, so no file list is kept by hand.
  */
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,7 +26,9 @@ export async function engineHash(...parts: string[]): Promise<string> {
   const hashes: string[] = [];
   for (const part of parts) {
     const abs = join(codeRoot, part);
-    const files = part.endsWith(".js") ? [abs] : await filesUnder(abs);
+    // Run from src/ (tests), a module named x.js is x.ts.
+    const file = part.endsWith(".js") && !existsSync(abs) ? abs.replace(/\.js$/, ".ts") : abs;
+    const files = part.endsWith(".js") ? [file] : await filesUnder(abs);
     for (const f of files) hashes.push(`${f.slice(codeRoot.length)} ${sha256Text(await readFile(f, "utf8"))}`);
   }
   return sha256Text(hashes.join("\n"));

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { listProfiles, loadProfile, parseProfile } from "../../src/rootfs/profile.js";
+import { listProfiles, loadProfile } from "../../src/rootfs/profile.js";
+import { parseProfile } from "../../src/rootfs/profile-schema.js";
 
 describe("rootfs profiles", () => {
   it("the shipped profiles are valid", async () => {
