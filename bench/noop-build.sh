@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: bench/noop-build.sh OUT_DIR [board] [runs]}; board=${2:-qemu-virt}; runs=${3:-5}
 extra=()
-[ -f "$out/rootfs/manifest.json" ] && [ -f "$HOME/.cache/kiln/e2e/id_ed25519.pub" ] && extra=(--authorized-key "$HOME/.cache/kiln/e2e/id_ed25519.pub")
+# The tests' builds authorise kiln's own key (test/support/e2e-key.ts): the same here, or the root filesystem would rebuild.
+key=${KILN_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/kiln}/id_ed25519.pub
+[ -f "$out/rootfs/manifest.json" ] && [ -f "$key" ] && extra=(--authorized-key "$key")
 for i in $(seq "$runs"); do
   start=$(date +%s.%N)
   node bin/kiln.js build --board "$board" --out "$out" "${extra[@]}" --json > /tmp/kiln-noop.json

@@ -57,20 +57,25 @@ async function identity(path: string): Promise<string | undefined> {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
+/** The value remembered under `key` for `id`, else `compute()`'s, then remembered. */
+async function remember(key: string, id: string, compute: () => Promise<string>): Promise<string> {
+  const map = await entries();
+  const hit = map.get(key);
+  if (hit && hit.id === id) return hit.value;
+  const value = await compute();
+  // Re-inserted at the end: the map's order is the order of last use.
+  map.delete(key);
+  map.set(key, { id, value });
+  await save(map);
+  return value;
+}
+
 /**
  * `compute()` for a key that names its own content (a hash of everything the
  * value depends on): remembered without any file identity.
  */
 export async function memoByKey(kind: string, key: string, compute: () => Promise<string>): Promise<string> {
-  const map = await entries();
-  const k = `${kind}\0${key}`;
-  const hit = map.get(k);
-  if (hit && hit.id === key) return hit.value;
-  const value = await compute();
-  map.delete(k);
-  map.set(k, { id: key, value });
-  await save(map);
-  return value;
+  return remember(`${kind}\0${key}`, key, compute);
 }
 
 /**
@@ -86,14 +91,5 @@ export async function memoByStat(kind: string, path: string, compute: () => Prom
   }
   const id = await identity(real).catch(() => undefined);
   if (id === undefined) return compute();
-  const map = await entries();
-  const key = `${kind}\0${real}`;
-  const hit = map.get(key);
-  if (hit && hit.id === id) return hit.value;
-  const value = await compute();
-  // Re-inserted at the end: the map's order is the order of last use.
-  map.delete(key);
-  map.set(key, { id, value });
-  await save(map);
-  return value;
+  return remember(`${kind}\0${real}`, id, compute);
 }
