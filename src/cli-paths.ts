@@ -16,6 +16,7 @@ export const PATH_OPTIONS: Record<string, "path" | "name-or-path"> = {
   inventory: "path",
   identity: "path",
   authorizedKey: "path",
+  rootPasswordFile: "path",
   file: "path",
   config: "path",
   manifest: "path",
@@ -30,7 +31,8 @@ export const PATH_OPTIONS: Record<string, "path" | "name-or-path"> = {
  * kconfig/, a profile in rootfs/profiles/, a probed unit's host).
  */
 export function resolveUserPath(value: string, kind: "path" | "name-or-path", cwd: string): string {
-  if (value === "" || isAbsolute(value)) return value;
+  // "-" is standard input, not a file named "-".
+  if (value === "" || value === "-" || isAbsolute(value)) return value;
   if (value.startsWith("~/")) return resolve(process.env.HOME ?? "/", value.slice(2));
   if (kind === "name-or-path" && !value.includes("/") && !existsSync(resolve(cwd, value))) return value;
   return resolve(cwd, value);

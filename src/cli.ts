@@ -2,7 +2,7 @@
  * The kiln command line: declares commands and flags only; each command lives
  * in src/commands/<name>.ts and is imported when it runs.
  */
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { checkedOption } from "./cli-options.js";
 import { resolvePathOptions } from "./cli-paths.js";
 import { KilnError } from "./errors.js";
@@ -122,6 +122,8 @@ sshFlags(
   .addOption(new Option("--no-proof", "with --host: skip starting a real container"))
   .addOption(checkedOption("--memory <size>", "memory limit of the proof container", "memory", "512M"))
   .addOption(checkedOption("--cpus <list>", "cpuset of the proof container", "cpus", "0"))
+  .addOption(checkedOption("--cpu-shares <n>", "Docker's --cpu-shares for the proof container, set as cgroup v2 cpu.weight the way runc maps it", "shares", "512"))
+  .addOption(checkedOption("--pids-max <n>", "pids.max of the proof container; a fork loop of twice as many must be refused", "count", "32"))
   .option("--kernel-version <version>", "kernel version the config is for (default: read from the config's header)")
   .addOption(new Option("--no-cross-check", "do not compare with the host's lxc-checkconfig"))
   .option("--json", "print the report as JSON", false)
@@ -135,8 +137,12 @@ file and disagreements are shown. The host's cgroup mounts are never mixed in.
 Live (--host): over SSH, lxc-checkconfig on the board (parsed, colours and noise
 tolerated), /proc/config.gz against the built .config, uname -r against the built
 release, cgroups mounted, br0 present, then a busybox container started with a
-memory limit and a cpuset: its own PID 1, its own hostname, the limit in its
-cgroup, reachable over br0.
+memory limit, a cpuset, a CPU weight and a pids limit: its own PID 1, its own
+hostname, the limits in its cgroup; through LXCFS, free and /proc/cpuinfo inside
+show the limit and the cpuset while the board shows its own (seed 000); a fork
+loop of twice pids.max is refused while the board answers; a file attaches to
+/dev/loop0 and /dev/net/tun opens (seed 004's grants), /dev/mem is refused;
+reachable over br0.
 
 Exit code 0 only when every required check passes (lxc-checkconfig itself always exits 0).
 
@@ -172,7 +178,13 @@ function debianFlags(cmd: Command): Command {
 function rootfsFlags(cmd: Command): Command {
   return netFlags(debianFlags(cmd))
     .option("--authorized-key <file...>", "public key(s) for root's authorized_keys")
-    .option("--root-password <password>", "set root's password (no password is ever set otherwise)")
+    .addOption(
+      // Kept only to say why it went: an argument is visible to every user in ps and lands in shell history.
+      new Option("--root-password <password>").hideHelp().argParser(() => {
+        throw new InvalidArgumentError("a password on the command line is visible to every user in ps: put it in a file and give --root-password-file FILE (or - to read standard input)");
+      }),
+    )
+    .option("--root-password-file <file>", "set root's password to the first line of FILE, or of standard input with - (never on the command line, where ps shows it; no password is set otherwise)")
     .option("--base-ramdisk <file>", "start from this ramdisk (cpio, gzip/lzma/xz cpio, or an ext2 image)");
 }
 

@@ -5,7 +5,8 @@
  */
 import { planFlash } from "../board/flash-layout.js";
 import { loadBoard, suggest } from "../board/load.js";
-import { AuditFailedError, KilnError } from "../errors.js";
+import { readFile } from "node:fs/promises";
+import { AuditFailedError, InputError, KilnError } from "../errors.js";
 import type { AuditReport } from "../kconfig/audit.js";
 import { formatAudit } from "../kconfig/report.js";
 import { defaultOutDir } from "../paths.js";
@@ -31,7 +32,7 @@ export interface BuildCommandOptions {
   gateway?: string;
   dns?: string[];
   authorizedKey?: string[];
-  rootPassword?: string;
+  rootPasswordFile?: string;
   baseRamdisk?: string;
   /** A probed unit whose real flash layout the image is built for. */
   unit?: string;
@@ -83,10 +84,33 @@ export async function buildContext(opts: BuildCommandOptions): Promise<BuildCont
       gateway: opts.gateway,
       dns: opts.dns,
       authorizedKeys: opts.authorizedKey,
-      rootPassword: opts.rootPassword,
+      rootPassword: opts.rootPasswordFile !== undefined ? await readRootPassword(opts.rootPasswordFile) : undefined,
       baseRamdisk: opts.baseRamdisk,
     },
   };
+}
+
+/**
+ * Root's password from a file or standard input ("-"): its first line. Read at
+ * the CLI boundary, so it is never on a command line (ps), in a log, or in the
+ * stamp (which keeps only the crypt(3) line).
+ */
+async function readRootPassword(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = file === "-" ? await readStdin() : await readFile(file, "utf8");
+  } catch (err) {
+    throw new InputError(`--root-password-file ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`, "give a file whose first line is the password, or - to read it from standard input");
+  }
+  const password = text.split("\n")[0]?.replace(/\r$/, "") ?? "";
+  if (password === "") throw new InputError(`--root-password-file ${file}: the first line is empty`, "leave the option out: root then has no password (console shell, SSH by key only)");
+  return password;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** The pipeline up to `until`, with the progress display this terminal wants. */

@@ -21,6 +21,22 @@ describe("bad input", () => {
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
   });
 
+  it("root's password: never on the command line; a missing or empty file is refused before anything runs", async () => {
+    const out = join(testWork(), "pw-out");
+    const onLine = await kiln(["rootfs", "--board", "qemu-virt", "--root-password", "secret", "--out", out]);
+    expect(onLine.exitCode).not.toBe(0);
+    expect(onLine.stderr).toMatch(/visible to every user in ps/);
+    expect(onLine.stderr).toMatch(/--root-password-file/);
+    const missing = await kiln(["rootfs", "--board", "qemu-virt", "--root-password-file", "no-such-file", "--out", out], { cwd: testWork() });
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain(`--root-password-file ${join(testWork(), "no-such-file")}: no such file`);
+    writeFileSync(join(testWork(), "empty-pw"), "\nsecond line\n");
+    const empty = await kiln(["rootfs", "--board", "qemu-virt", "--root-password-file", "empty-pw", "--out", out], { cwd: testWork() });
+    expect(empty.exitCode).toBe(2);
+    expect(empty.stderr).toMatch(/the first line is empty/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it("unknown fragment name and missing fragment file", async () => {
     const a = await kiln(["config", "--board", "qemu-virt", "--fragment", "lxcc", "--out", join(testWork(), "bad")]);
     expect(a.exitCode).toBe(2);
