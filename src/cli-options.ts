@@ -23,6 +23,8 @@ export const VALUES = {
   seconds: check(wholeIn(1, 86_400), "a whole number of seconds, 1 to 86400"),
   /** lxc.cgroup2.memory.max: digits with an optional K, M or G */
   memory: check((v) => /^\d+[KMG]?$/.test(v) && Number.parseInt(v, 10) > 0, "a size such as 512M, 1G or 262144K"),
+  /** cgroup v1 cpu.shares, as Docker's --cpu-shares takes them */
+  shares: check(wholeIn(2, 262_144), "a whole number from 2 to 262144, as docker run --cpu-shares takes"),
   /** cpuset.cpus: CPU numbers and ranges */
   cpus: check((v) => /^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(v), "a cpuset such as 0, 0-1 or 0,2"),
   ip: check((v) => isIP(v) !== 0, "an IPv4 or IPv6 address"),

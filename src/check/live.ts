@@ -33,6 +33,51 @@ export interface LiveOptions {
   containerName: string;
   memory: string;
   cpus: string;
+  /** Docker's --cpu-shares, set as cgroup v2's cpu.weight the way runc maps it (default 512) */
+  cpuShares?: number;
+  /** the container's pids.max (default 32) */
+  pidsMax?: number;
+}
+
+export const PROOF_CPU_SHARES = 512;
+export const PROOF_PIDS_MAX = 32;
+
+/**
+ * cgroup v1 cpu.shares (2..262144) as cgroup v2 cpu.weight (1..10000), the
+ * linear map runc applies to Docker's --cpu-shares and Kubernetes' CPU requests.
+ */
+export function cpuSharesToWeight(shares: number): number {
+  if (shares === 0) return 0;
+  return 1 + Math.floor(((shares - 2) * 9999) / 262142);
+}
+
+/** How many CPUs a cpuset list names: "0" is 1, "0-2,5" is 4. */
+export function cpusetSize(list: string): number {
+  return list.split(",").reduce((n, part) => {
+    const [a, b] = part.split("-").map(Number);
+    return n + (b === undefined ? 1 : (b ?? 0) - (a ?? 0) + 1);
+  }, 0);
+}
+
+/** "container=N board=M" of the lxcfs-* proof steps. */
+function figures(detail: string): { container: number; board: number } {
+  const c = /container=(\d+)/.exec(detail);
+  const b = /board=(\d+)/.exec(detail);
+  return { container: c ? Number(c[1]) : Number.NaN, board: b ? Number(b[1]) : Number.NaN };
+}
+
+/**
+ * The verdicts kiln draws from the figures of the LXCFS steps: inside, free
+ * shows the limit (or the board's memory when the limit is larger), and
+ * /proc/cpuinfo as many processors as the cpuset has.
+ */
+export function judgeLxcfs(id: "lxcfs-memory" | "lxcfs-cpus", detail: string, limits: { memoryBytes: number; cpus: number }): { ok: boolean; detail: string } {
+  const f = figures(detail);
+  if (id === "lxcfs-memory") {
+    const want = Math.min(Math.floor(limits.memoryBytes / 1024), f.board);
+    return { ok: f.container === want, detail: `MemTotal in the container's /proc/meminfo (what free shows): ${f.container} KiB (want ${want}); the board: ${f.board} KiB` };
+  }
+  return { ok: f.container === limits.cpus && f.board >= limits.cpus, detail: `/proc/cpuinfo in the container: ${f.container} processor(s) (want ${limits.cpus}); the board: ${f.board}` };
 }
 
 export function memoryBytes(spec: string): number {
@@ -71,6 +116,14 @@ const PROOF_LABELS: Record<string, string> = {
   utsns: "own hostname (UTS namespace)",
   memory: "memory limit in its cgroup",
   cpuset: "cpuset in its cgroup",
+  lxcfs: "LXCFS serves the container's /proc",
+  "lxcfs-memory": "the container's /proc/meminfo shows its memory limit (LXCFS)",
+  "lxcfs-cpus": "/proc/cpuinfo in the container shows its cpuset (LXCFS)",
+  "cpu-weight": "CPU weight as Docker sets --cpu-shares",
+  pids: "pids limit holds against a fork loop",
+  "dev-loop": "device grant: a file on /dev/loop0",
+  "dev-tun": "device grant: /dev/net/tun",
+  "dev-deny": "a device outside the grants is refused",
   bridge: "reachable over br0 (veth)",
   cleanup: "container removed",
 };
@@ -139,13 +192,27 @@ export async function checkLive(remote: Remote, opts: LiveOptions): Promise<Live
 
   if (opts.proof) {
     const script = await readFile(join(projectRoot, "src", "check", "proof.sh"), "utf8");
-    const res = await remote.execScript(`sh -s -- ${opts.containerName} ${opts.memory} ${opts.cpus}`, { input: script, timeoutMs: 180_000 });
+    const weight = cpuSharesToWeight(opts.cpuShares ?? PROOF_CPU_SHARES);
+    const pids = opts.pidsMax ?? PROOF_PIDS_MAX;
+    const res = await remote.execScript(`sh -s -- ${opts.containerName} ${opts.memory} ${opts.cpus} ${weight} ${pids}`, { input: script, timeoutMs: 240_000 });
     const steps = parseProof(res.stdout);
     const want = memoryBytes(opts.memory);
+    const lxcfsUp = steps.find((s) => s.id === "lxcfs")?.ok === true;
     for (const s of steps) {
-      let ok = s.ok;
-      if (s.id === "memory") ok = s.detail === `memory.max=${want}`;
-      add({ id: `proof:${s.id}`, label: PROOF_LABELS[s.id] ?? s.id, need: "required", ok, detail: s.id === "memory" ? `${s.detail} (want ${want})` : s.detail });
+      let { ok, detail } = s;
+      if (s.id === "memory") {
+        ok = s.detail === `memory.max=${want}`;
+        detail = `${s.detail} (want ${want})`;
+      }
+      if (s.id === "lxcfs-memory" || s.id === "lxcfs-cpus") {
+        ({ ok, detail } = judgeLxcfs(s.id, s.detail, { memoryBytes: want, cpus: cpusetSize(opts.cpus) }));
+        // Without LXCFS the figures can match by chance (a limit above the board's memory): never a pass.
+        if (!lxcfsUp) {
+          ok = false;
+          detail = `${detail}; lxcfs is not serving the container's /proc`;
+        }
+      }
+      add({ id: `proof:${s.id}`, label: PROOF_LABELS[s.id] ?? s.id, need: "required", ok, detail });
     }
     if (!steps.some((s) => s.id === "cleanup") && !steps.some((s) => !s.ok)) {
       add({ id: "proof", label: "container proof finished", need: "required", ok: false, detail: `the proof script stopped early: ${res.stdout.trim().split("\n").slice(-3).join(" | ")}${res.stderr}` });

@@ -1,6 +1,7 @@
-# kiln's container proof, run on the board as: sh -s -- NAME MEMORY CPUS
-# Prints one "KILN-CHECK <id> <ok|fail> <detail>" line per step.
-N="$1"; MEM="$2"; CPUS="$3"
+# kiln's container proof, run on the board as: sh -s -- NAME MEMORY CPUS WEIGHT PIDS
+# Prints one "KILN-CHECK <id> <ok|fail> <detail>" line per step; steps whose
+# verdict needs a comparison (memory, lxcfs-*) print the figures and kiln decides.
+N="$1"; MEM="$2"; CPUS="$3"; WEIGHT="$4"; PIDS="$5"
 say() { echo "KILN-CHECK $1 $2 $3"; }
 cleanup() { lxc-stop -n "$N" -k >/dev/null 2>&1; lxc-destroy -n "$N" -f >/dev/null 2>&1; }
 cleanup
@@ -12,6 +13,8 @@ cfg=$(lxc-config lxc.lxcpath)/$N/config
   echo "lxc.uts.name = $N"
   echo "lxc.cgroup2.memory.max = $MEM"
   echo "lxc.cgroup2.cpuset.cpus = $CPUS"
+  echo "lxc.cgroup2.cpu.weight = $WEIGHT"
+  echo "lxc.cgroup2.pids.max = $PIDS"
 } >> "$cfg"
 if ! out=$(lxc-start -n "$N" -d 2>&1); then say start fail "$(echo "$out" | tail -1)"; cleanup; exit 0; fi
 if lxc-wait -n "$N" -s RUNNING -t 20; then say start ok "running"; else say start fail "not RUNNING after 20 s"; cleanup; exit 0; fi
@@ -27,6 +30,41 @@ m=$(a cat /sys/fs/cgroup/memory.max)
 say memory "$( [ -n "$m" ] && echo ok || echo fail )" "memory.max=$m"
 c=$(a cat /sys/fs/cgroup/cpuset.cpus.effective)
 say cpuset "$( [ "$c" = "$CPUS" ] && echo ok || echo fail )" "cpuset.cpus.effective=$c"
+# LXCFS (seed 000): the container's /proc shows its own limits, the board's its own.
+if [ ! -f /var/lib/lxcfs/proc/meminfo ]; then
+  say lxcfs fail "lxcfs is not running on the board (no /var/lib/lxcfs/proc/meminfo)"
+else
+  t=$(a awk '$2 == "/proc/meminfo" { print $3 }' /proc/mounts)
+  if [ "$t" = fuse.lxcfs ]; then say lxcfs ok "the container's /proc/meminfo and /proc/cpuinfo come from lxcfs"; else say lxcfs fail "the container's /proc/meminfo is ${t:-the kernel's}, not lxcfs's: LXC's lxcfs hook is not in effect"; fi
+fi
+# MemTotal of /proc/meminfo is what procps' free shows (busybox's free asks sysinfo(2), which LXCFS cannot change).
+say lxcfs-memory ok "container=$(a awk '/^MemTotal:/ { print $2 }' /proc/meminfo) board=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
+say lxcfs-cpus ok "container=$(a grep -c ^processor /proc/cpuinfo) board=$(grep -c ^processor /proc/cpuinfo)"
+# The limits Docker and Kubernetes set (seeds 002, 003), on cgroup v2.
+w=$(a cat /sys/fs/cgroup/cpu.weight)
+say cpu-weight "$( [ "$w" = "$WEIGHT" ] && echo ok || echo fail )" "cpu.weight=${w:-none} (want $WEIGHT)"
+p=$(a cat /sys/fs/cgroup/pids.max)
+if [ "$p" != "$PIDS" ]; then
+  say pids fail "pids.max=${p:-none} (want $PIDS)"
+else
+  # A fork loop bounded in count (twice the limit) and time (each child sleeps 2 s);
+  # it prints how many children it got, and the shell gives up at the first refused fork.
+  got=$(a sh -c "i=0; while [ \$i -lt $((PIDS * 2)) ]; do sleep 2 & i=\$((i + 1)); echo \$i; done" | grep -E "^[0-9]+$" | tail -1)
+  ev=$(lxc-cgroup -n "$N" pids.events 2>/dev/null | awk '$1 == "max" { print $2 }')
+  if [ "${ev:-0}" -gt 0 ] && [ "${got:-0}" -lt "$PIDS" ] && cat /proc/uptime >/dev/null; then
+    say pids ok "pids.max=$p: a fork loop got ${got:-0} children, then a fork was refused (pids.events max $ev); the board answers"
+  else
+    say pids fail "pids.max=$p, but the fork loop got ${got:-0} children of $((PIDS * 2)) and ${ev:-no} forks were refused"
+  fi
+  sleep 3
+fi
+# The devices every kiln container is granted (seed 004), and one it is not.
+l=$(a sh -c '[ -b /dev/loop0 ] || mknod /dev/loop0 b 7 0; dd if=/dev/zero of=/tmp/kiln-loop bs=1024 count=64 2>/dev/null; losetup /dev/loop0 /tmp/kiln-loop && losetup -d /dev/loop0 && echo attached; rm -f /tmp/kiln-loop' 2>&1 | tail -1)
+say dev-loop "$( [ "$l" = attached ] && echo ok || echo fail )" "$( [ "$l" = attached ] && echo "a file attached to /dev/loop0 and detached" || echo "/dev/loop0: ${l:-no answer}" )"
+t=$(a sh -c 'mkdir -p /dev/net; [ -c /dev/net/tun ] || mknod /dev/net/tun c 10 200; : <>/dev/net/tun && echo opened' 2>&1 | tail -1)
+say dev-tun "$( [ "$t" = opened ] && echo ok || echo fail )" "$( [ "$t" = opened ] && echo "/dev/net/tun opened" || echo "/dev/net/tun: ${t:-no answer}" )"
+d=$(a sh -c 'mknod /dev/kiln-mem c 1 1 2>&1; cat /dev/kiln-mem 2>&1 | head -1' | tail -1)
+case "$d" in *"not permitted"*) say dev-deny ok "c 1:1 (/dev/mem, not in the list) refused: $d" ;; *) say dev-deny fail "c 1:1 (/dev/mem) was not refused: ${d:-opened}" ;; esac
 ip=""
 i=0
 while [ $i -lt 15 ]; do

@@ -22,6 +22,8 @@ export interface CheckOptions {
   proof: boolean;
   memory: string;
   cpus: string;
+  cpuShares: string;
+  pidsMax: string;
   kernelVersion?: string;
   crossCheck: boolean;
   json: boolean;
@@ -71,7 +73,7 @@ async function checkHost(opts: CheckOptions): Promise<void> {
     log,
   );
   try {
-    const report = await checkLive(remote, { builtConfig, builtRelease, proof: opts.proof, containerName: "kiln-proof", memory: opts.memory, cpus: opts.cpus });
+    const report = await checkLive(remote, { builtConfig, builtRelease, proof: opts.proof, containerName: "kiln-proof", memory: opts.memory, cpus: opts.cpus, cpuShares: Number(opts.cpuShares), pidsMax: Number(opts.pidsMax) });
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatLive(report)}\n`);
     if (!report.ok) {
       const failed = report.checks.filter((c) => !c.ok && c.need === "required");

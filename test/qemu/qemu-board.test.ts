@@ -96,6 +96,42 @@ describe("the qemu-virt board", () => {
     expect(report.checks.find((c) => c.id === "proof:memory")?.detail).toMatch(/memory.max=536870912/);
   }, 600_000);
 
+  it("LXCFS, the limits of Docker and Kubernetes, and seed 004's devices: shown in the container, and a board without lxcfs fails naming it", async () => {
+    const check = () =>
+      kiln(
+        ["check", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--accept-new-host-key", "--memory", "256M", "--cpus", "0", "--cpu-shares", "1024", "--pids-max", "24", "--json"],
+        { env: stateEnv() },
+      );
+    const r = await check();
+    const report = JSON.parse(r.stdout) as Live;
+    const step = (id: string) => report.checks.find((c) => c.id === `proof:${id}`);
+    expect(report.checks.filter((c) => !c.ok && c.need === "required")).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    // seed 000: the container sees its 256M and its one CPU, the board its own memory and two CPUs
+    expect(step("lxcfs-memory")?.detail).toMatch(/^MemTotal in the container's \/proc\/meminfo \(what free shows\): 262144 KiB \(want 262144\); the board: \d+ KiB$/);
+    expect(Number(/the board: (\d+)/.exec(step("lxcfs-memory")?.detail ?? "")?.[1])).toBeGreaterThan(400 * 1024);
+    expect(step("lxcfs-cpus")?.detail).toBe("/proc/cpuinfo in the container: 1 processor(s) (want 1); the board: 2");
+    // seeds 002/003: --cpu-shares 1024 as runc sets it on cgroup v2, and a pids limit that holds
+    expect(step("cpu-weight")?.detail).toBe("cpu.weight=39 (want 39)");
+    expect(step("pids")?.detail).toMatch(/^pids\.max=24: a fork loop got (1\d|2[0-3]|\d) children, then a fork was refused \(pids\.events max [1-9]\d*\); the board answers$/);
+    // seed 004's grants, and a device outside them
+    for (const id of ["dev-loop", "dev-tun", "dev-deny"]) expect(step(id)?.ok, id).toBe(true);
+    expect(step("dev-deny")?.detail).toMatch(/Operation not permitted/);
+
+    // Without lxcfs: the LXCFS steps fail and say why; the rest still passes.
+    await ssh(port, "busybox killall lxcfs; sleep 1; umount -l /var/lib/lxcfs 2>/dev/null; true");
+    try {
+      const bare = await check();
+      expect(bare.exitCode).toBe(1);
+      const b = JSON.parse(bare.stdout) as Live;
+      const failed = b.checks.filter((c) => !c.ok && c.need === "required").map((c) => c.id);
+      expect(failed).toEqual(["proof:lxcfs", "proof:lxcfs-memory", "proof:lxcfs-cpus"]);
+      expect(b.checks.find((c) => c.id === "proof:lxcfs")?.detail).toBe("lxcfs is not running on the board (no /var/lib/lxcfs/proc/meminfo)");
+    } finally {
+      await ssh(port, "setsid lxcfs /var/lib/lxcfs </dev/null >/var/log/lxcfs.log 2>&1 & sleep 2");
+    }
+  }, 900_000);
+
   it("kiln probe reads the partitions kiln wrote into the DTB and saves the unit's profile", async () => {
     const r = await kiln(["probe", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--json"], { env: stateEnv() });
     expect(r.stderr).not.toMatch(/error/);
