@@ -19,6 +19,6 @@ export default class DurationsReporter implements Reporter {
     const lines = this.rows
       .sort((a, b) => b.seconds - a.seconds)
       .map((r) => `  ${r.seconds.toFixed(1).padStart(7)} s  ${r.project.padEnd(5)} ${r.file}${r.state === "passed" ? "" : `  (${r.state})`}`);
-    process.stdout.write(`\nTest file durations (${this.rows.length} files, ${total.toFixed(0)} s summed over files; the e2e and qemu tiers run side by side):\n${lines.join("\n")}\n`);
+    process.stdout.write(`\nTest file durations (${this.rows.length} files, ${total.toFixed(0)} s in all; files run one after another):\n${lines.join("\n")}\n`);
   }
 }
