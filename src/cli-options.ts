@@ -25,6 +25,8 @@ export const VALUES = {
   memory: check((v) => /^\d+[KMG]?$/.test(v) && Number.parseInt(v, 10) > 0, "a size such as 512M, 1G or 262144K"),
   /** cgroup v1 cpu.shares, as Docker's --cpu-shares takes them */
   shares: check(wholeIn(2, 262_144), "a whole number from 2 to 262144, as docker run --cpu-shares takes"),
+  /** pids.max of the proof container: its init, getty and lxc-attach need some of them */
+  pids: check(wholeIn(16, 4096), "a whole number from 16 to 4096 (the busybox container's own processes need about ten)"),
   /** cpuset.cpus: CPU numbers and ranges */
   cpus: check((v) => /^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(v), "a cpuset such as 0, 0-1 or 0,2"),
   ip: check((v) => isIP(v) !== 0, "an IPv4 or IPv6 address"),

@@ -123,7 +123,7 @@ sshFlags(
   .addOption(checkedOption("--memory <size>", "memory limit of the proof container", "memory", "512M"))
   .addOption(checkedOption("--cpus <list>", "cpuset of the proof container", "cpus", "0"))
   .addOption(checkedOption("--cpu-shares <n>", "Docker's --cpu-shares for the proof container, set as cgroup v2 cpu.weight the way runc maps it", "shares", "512"))
-  .addOption(checkedOption("--pids-max <n>", "pids.max of the proof container; a fork loop of twice as many must be refused", "count", "32"))
+  .addOption(checkedOption("--pids-max <n>", "pids.max of the proof container; a fork loop of twice as many must be refused", "pids", "32"))
   .option("--kernel-version <version>", "kernel version the config is for (default: read from the config's header)")
   .addOption(new Option("--no-cross-check", "do not compare with the host's lxc-checkconfig"))
   .option("--json", "print the report as JSON", false)

@@ -11,6 +11,8 @@ describe("option values, checked where the command line is read", () => {
     expect(VALUES.cidr("192.0.2.10/24")).toBe("192.0.2.10/24");
     expect(VALUES.cidr("2001:db8::1/64")).toBe("2001:db8::1/64");
     expect(VALUES.seconds("300")).toBe("300");
+    expect(VALUES.shares("512")).toBe("512");
+    expect(VALUES.pids("32")).toBe("32");
   });
 
   it("refuses what would reach a shell or a config file on the board as more than a value", () => {
@@ -27,6 +29,11 @@ describe("option values, checked where the command line is read", () => {
       ["ip", "1.1.1.1\nup rm -rf /"],
       ["cidr", "192.0.2.10"],
       ["cidr", "192.0.2.10/33"],
+      // Docker refuses cpu.shares below 2; a pids limit the container's own init would hit
+      ["shares", "1"],
+      ["shares", "512 "],
+      ["pids", "8"],
+      ["pids", "abc"],
     ] as const) {
       expect(() => VALUES[kind](bad), `${kind} ${JSON.stringify(bad)}`).toThrow();
     }
