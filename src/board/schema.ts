@@ -149,6 +149,12 @@ export const FlashSchema = z
     partitions: partitionList
       .optional()
       .describe("the flash partitions in flash order, named as the board's firmware names them; offsets and sizes where known"),
+    trialCmdline: z
+      .array(z.string().regex(/^[A-Za-z0-9_.-]+=[A-Za-z0-9_.,{}-]*$/, "a kernel parameter name=value without spaces or quotes"))
+      .optional()
+      .describe(
+        "kernel parameters added to a trial's command line (kiln flash tries the image from RAM first); {{deadline}} becomes the trial's deadline in seconds. For a watchdog driver that reprograms a still-running watchdog to its own default timeout when it probes, before /init can arm it again",
+      ),
     layouts: z
       .record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), FlashLayoutSchema)
       .optional()

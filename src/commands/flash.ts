@@ -178,7 +178,7 @@ async function flashOne(
       return;
     }
     if (cannot === undefined) {
-      remote = await flashByTrial(remote, bytes, target, opts, outcome, step);
+      remote = await flashByTrial(remote, bytes, target, { ...opts, trialCmdline: board.flash?.trialCmdline }, outcome, step);
       if (opts.check) {
         outcome.check = await checkLive(remote, { proof: true, containerName: "kiln-proof", memory: "512M", cpus: "0" });
         if (!outcome.check.ok) throw new CheckFailedError("the board came back from flash but is not ready for containers (the trial of the same image passed)");
@@ -227,14 +227,14 @@ async function flashByTrial(
   remote: Remote,
   bytes: Buffer,
   target: SshTarget,
-  opts: FlashRunOptions & { announcedHostKey?: string | undefined; header: UImageHeader },
+  opts: FlashRunOptions & { announcedHostKey?: string | undefined; header: UImageHeader; trialCmdline: readonly string[] | undefined },
   outcome: Outcome,
   step: (s: string) => void,
 ): Promise<Remote> {
   const deadline = Number(opts.tryDeadline ?? "120");
   const rebootMs = Number(opts.rebootTimeout) * 1000;
   // i6300esb-like watchdogs fire in two stages of the deadline each: wait for both, then a boot.
-  const tOpts: TrialOptions = { remoteDir: opts.remoteDir, deadline, announcedHostKey: opts.announcedHostKey, timeoutMs: 2 * deadline * 1000 + rebootMs, step };
+  const tOpts: TrialOptions = { remoteDir: opts.remoteDir, deadline, announcedHostKey: opts.announcedHostKey, timeoutMs: 2 * deadline * 1000 + rebootMs, step, ...(opts.trialCmdline ? { cmdline: opts.trialCmdline } : {}) };
   const { trial, token, before } = await startTrial(remote, target, kexecParts(bytes, opts.header), tOpts);
   step(`trial: the new image is up (Linux ${(await trial.exec(["uname", "-r"])).stdout.trim()}); checking it live, with the container proof`);
   // kiln's pings are the confirmation: a trial that loses kiln is reset by the watchdog.

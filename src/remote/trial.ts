@@ -78,13 +78,24 @@ export async function bootState(remote: Remote): Promise<BootState> {
 
 const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
 
-/** kexec -l with the running command line, less any earlier trial marker, plus this trial's. */
-export function loadScript(files: { kernel: string; ramdisk?: string; dtb?: string }, token: string, deadline: number): string {
+/** The board's extra trial parameters with the deadline filled in (board data: flash.trialCmdline). */
+export function trialParams(params: readonly string[], deadline: number): string[] {
+  return params.map((p) => p.replace(/\{\{\s*deadline\s*\}\}/g, String(deadline)));
+}
+
+/**
+ * kexec -l with the running command line, less any earlier trial marker and
+ * any earlier value of the board's trial parameters, plus this trial's.
+ */
+export function loadScript(files: { kernel: string; ramdisk?: string; dtb?: string }, token: string, deadline: number, params: readonly string[] = []): string {
   const args = [`kexec -l ${q(files.kernel)}`, files.ramdisk ? `--initrd=${q(files.ramdisk)}` : "", files.dtb ? `--dtb=${q(files.dtb)}` : ""].filter(Boolean).join(" ");
+  const extra = trialParams(params, deadline);
+  // The schema allows only [A-Za-z0-9_.,-] in names and values: safe inside sed and double quotes.
+  const drop = extra.map((p) => ` -e 's/ *${p.slice(0, p.indexOf("=")).replace(/\./g, "\\.")}=[^ ]*//g'`).join("");
   return [
     "set -e",
-    "cmdline=$(sed -e 's/ *kiln\\.trial[.a-z]*=[^ ]*//g' /proc/cmdline)",
-    `${args} --command-line="$cmdline kiln.trial=${token} kiln.trial.deadline=${deadline}"`,
+    `cmdline=$(sed -e 's/ *kiln\\.trial[.a-z]*=[^ ]*//g'${drop} /proc/cmdline)`,
+    `${args} --command-line="$cmdline kiln.trial=${token} kiln.trial.deadline=${deadline}${extra.map((p) => ` ${p}`).join("")}"`,
     "cat /sys/kernel/kexec_loaded",
   ].join("\n");
 }
@@ -122,6 +133,8 @@ export interface TrialOptions {
   announcedHostKey: string | undefined;
   /** how long to wait for a boot in all */
   timeoutMs: number;
+  /** the board's extra kernel parameters for a trial (flash.trialCmdline) */
+  cmdline?: readonly string[];
   step: (s: string) => void;
 }
 
@@ -148,7 +161,7 @@ export async function startTrial(remote: Remote, target: SshTarget, parts: Kexec
       ...(parts.ramdisk ? { ramdisk: await put(parts.ramdisk, "ramdisk") } : {}),
       ...(parts.dtb ? { dtb: await put(parts.dtb, "board.dtb") } : {}),
     };
-    const load = await remote.execScript(loadScript(files, token, opts.deadline));
+    const load = await remote.execScript(loadScript(files, token, opts.deadline, opts.cmdline));
     if (load.code !== 0 || load.stdout.trim().split("\n").pop() !== "1") {
       throw new TrialFailed(`kexec could not load the new kernel: ${(load.stderr || load.stdout).trim().split("\n").slice(-3).join(" | ")}`, { hint: "nothing was changed on the board; flash untouched" });
     }

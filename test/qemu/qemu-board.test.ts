@@ -178,7 +178,8 @@ describe("the qemu-virt board", () => {
     );
     expect(r.stderr).not.toMatch(/internal error/);
     const res = JSON.parse(r.stdout) as { results: { ok: boolean; flashcfg: string; error?: string }[] };
-    expect(res.results[0]?.error).toBeUndefined();
+    // On failure, what kiln said and the board's console (the trial's boot is only there).
+    expect(res.results[0]?.error, `${r.stderr.slice(-3000)}\n--- console ---\n${consoleLog("e2e").slice(-6000)}`).toBeUndefined();
     expect(res.results[0]).toMatchObject({ ok: true, flashcfg: "kiln" });
     expect(r.exitCode).toBe(0);
     expect(consoleLog("e2e")).toMatch(/Image Name:\s+KILNVIRT e2e second/);

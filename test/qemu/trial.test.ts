@@ -142,7 +142,7 @@ describe("kiln flash tries the image from RAM first", () => {
     const good = await variant("good", (rd) => rd);
     const from = consoleLog().length;
     const r = await flash(good);
-    expect(r.json.results[0]?.error).toBeUndefined();
+    expect(r.json.results[0]?.error, `${r.stderr.slice(-3000)}\n--- console ---\n${consoleLog().slice(-6000)}`).toBeUndefined();
     expect(r.exitCode).toBe(0);
     const steps = r.json.results[0]?.steps ?? [];
     expect(r.json.results[0]?.trial?.tried).toBe(true);
@@ -153,6 +153,8 @@ describe("kiln flash tries the image from RAM first", () => {
     const after = consoleLog().slice(from);
     // The trial's /init armed the watchdog; then U-Boot booted the new image from flash.
     expect(after).toMatch(/kiln: trial boot [0-9a-f]+: the watchdog resets the board unless kiln confirms this system within 90 s/);
+    // The board's trialCmdline reached the trial kernel: its watchdog driver kept the deadline instead of its 30 s default.
+    expect(after).toMatch(/i6300esb[^\n]*initialized\. heartbeat=90 sec/);
     expect(after).toMatch(/Image Name:\s+KILNVIRT good/);
     expect(existsSync(flashFile())).toBe(true);
   }, 1_800_000);

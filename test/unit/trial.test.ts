@@ -60,6 +60,11 @@ describe("the scripts run on the board", () => {
     // The sed really removes a marker (run it as the board would).
     const sed = /sed -e '([^']+)'/.exec(s)?.[1] ?? "";
     expect(execFileSync("sed", ["-e", sed], { input: "console=ttyAMA0 panic=5 kiln.trial=ffff kiln.trial.deadline=60" }).toString()).toBe("console=ttyAMA0 panic=5");
+    // The board's trial parameters: the deadline filled in, an earlier value (a trial of a trial's command line) replaced.
+    const w = loadScript({ kernel: "/tmp/k/zImage" }, "abc123", 90, ["i6300esb.heartbeat={{deadline}}"]);
+    expect(w).toContain('kiln.trial.deadline=90 i6300esb.heartbeat=90"');
+    const cmd = /cmdline=\$\((sed .*) \/proc\/cmdline\)/.exec(w)?.[1] ?? "";
+    expect(execFileSync("sh", ["-c", cmd], { input: "console=ttyAMA0 i6300esb.heartbeat=60 panic=5 kiln.trial=ffff" }).toString()).toBe("console=ttyAMA0 panic=5");
     const bad = loadScript({ kernel: "/tmp/it's" }, "abc", 5);
     expect(bad).toContain("kexec -l '/tmp/it'\\''s'");
   });
