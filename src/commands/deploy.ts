@@ -12,7 +12,7 @@ import type { StageLog } from "../exec.js";
 import { stateDir } from "../paths.js";
 import { applyDeploy, changes, deployFiles, type FileAction, packageState, planDeploy, readFiles } from "../remote/deploy.js";
 import { BoardFiles } from "../remote/files.js";
-import { type BoardOutcome, boardLogName, failIfAny, type FleetOptions, runOnBoards, summaryTable, targetsFrom, waveOptions } from "../remote/fleet.js";
+import { type BoardOutcome, boardLogName, failIfAny, type FleetOptions, refuseDuplicateBoards, runOnBoards, summaryTable, targetsFrom, waveOptions } from "../remote/fleet.js";
 import { matchIdentity } from "../board/identity.js";
 import { BOARD_ROOT, boardRoot, checkIdentity, readIdentity } from "../remote/probe.js";
 import { Remote, type SshTarget } from "../remote/ssh.js";
@@ -48,6 +48,7 @@ export async function deployCommand(opts: DeployOptions): Promise<void> {
   const candidates = given ? [given] : await deployableBoards();
   if (candidates.length === 0) throw new InputError("no board in board/ has a rootfs: section and an identity to recognise it by", "pass --board");
   const targets = await targetsFrom(opts, "deploy to");
+  await refuseDuplicateBoards(targets, (t) => Remote.hostKeyOf(t));
   const logs = join(stateDir(), "logs");
 
   const outcomes = await runOnBoards<Outcome>(targets, {

@@ -17,9 +17,10 @@ import { type ImageVariant, imageVariant } from "../image/board-match.js";
 import { parseUImage, type UImageHeader, verifyUImage } from "../image/uimage.js";
 import { defaultOutDir } from "../paths.js";
 import { backupFile, readPartition } from "../remote/backup.js";
-import { type BoardOutcome, boardLogName, failIfAny, type FleetOptions, runOnBoards, summaryTable, targetsFrom, waveOptions } from "../remote/fleet.js";
+import { type BoardOutcome, boardLogName, failIfAny, type FleetOptions, refuseDuplicateBoards, runOnBoards, summaryTable, targetsFrom, waveOptions } from "../remote/fleet.js";
 import { checkedIdentity, freeBytes, readProcMtd, whichFlashcfg } from "../remote/probe.js";
-import { abandonTrial, FEED, kexecParts, startTrial, trialCapability, trialFlashScript, type TrialOptions } from "../remote/trial.js";
+import { abandonTrial, FEED, kexecParts, startTrial, trialCapability, type TrialOptions } from "../remote/trial.js";
+import { flashcfgFailureHint, superviseFlashcfg } from "../remote/flash-supervisor.js";
 import { rebootAndWait } from "../remote/reboot.js";
 import { announcedHostKey } from "../rootfs/host-key.js";
 import { Remote, type SshTarget } from "../remote/ssh.js";
@@ -92,6 +93,7 @@ export async function flashBoards(board: Board, image: string, targets: readonly
 
   // A kiln image brings its own SSH host key: after the reboot the board shows that one.
   const nextHostKey = opts.announcedHostKey ?? await announcedHostKey(outDir, createHash("sha256").update(bytes).digest("hex"));
+  await refuseDuplicateBoards(targets, (t) => Remote.hostKeyOf(t));
   const outcomes = await runOnBoards<Outcome>(targets, {
     parallel: opts.parallel,
     ...waveOptions(opts),
@@ -199,9 +201,14 @@ async function flashOne(
       step("sha256 on the board matches");
       // kiln's flashcfg checks the sha256 of the file it writes from, right before erasing.
       const args = ["flashcfg", "-y", "-f", up.path, ...(fc.kind === "kiln" ? ["-s", up.sha256] : [])];
-      const r = await remote.exec(args, { timeoutMs: 600_000 });
-      log.write(`flashcfg exit ${r.code}\n${r.stdout}${r.stderr}`);
-      if (r.code !== 0) throw new KilnError(`flashcfg exited ${r.code} on ${target.host}`, { tail: `${r.stdout}${r.stderr}`.trim().split("\n").slice(-10), hint: "the board was not rebooted" });
+      step("flashcfg started on the board (detached: Ctrl-C or a dropped link cannot stop it halfway)");
+      const r = await superviseFlashcfg(remote, target, { dir: up.dir, args, timeoutMs: 600_000, step });
+      remote = r.remote;
+      log.write(`flashcfg exit ${r.code}\n${r.output}`);
+      if (r.code !== 0) {
+        throw new KilnError(`flashcfg exited ${r.code} on ${target.host}`, { tail: r.output.trim().split("\n").slice(-10), hint: `${flashcfgFailureHint(r.code, fc.kind !== "kiln")}; the board was not rebooted` });
+      }
+      if (r.interrupted) throw interruptedAfterWrite(target);
     } finally {
       await removeUpload(remote, up.dir);
     }
@@ -256,27 +263,24 @@ async function flashByTrial(
   step("trial passed: writing flash from the trial system");
   await trial.execScript(FEED);
   const up = await uploadVerified(trial, bytes, opts.remoteDir, "image.uImage");
-  await trial.execScript(trialFlashScript(up.path, up.sha256, deadline));
-  // flashcfg runs on the board, fed by the board: kiln only watches (a dropped link cannot stop it halfway).
-  const until = Date.now() + 600_000;
-  let rc: string | undefined;
-  while (Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 2000));
-    const st = await trial.execScript("cat /run/kiln-trial-flash.rc 2>/dev/null").catch(() => undefined);
-    rc = st?.stdout.trim() || undefined;
-    if (rc !== undefined) break;
-  }
-  const flog = (await trial.execScript("cat /run/kiln-trial-flash.log 2>/dev/null").catch(() => undefined))?.stdout ?? "";
-  if (rc !== "0") {
-    throw new KilnError(`flashcfg ${rc === undefined ? "did not finish within 600 s" : `exited ${rc}`} on the trial system`, {
-      tail: flog.trim().split("\n").slice(-10),
-      hint: "the watchdog resets the board; kiln's flashcfg checks the image before erasing, so the board should come back on the image it ran before",
+  // flashcfg runs on the board, fed by the board: kiln only watches.
+  const trialTarget = { ...target, announcedHostKey: opts.announcedHostKey };
+  const r = await superviseFlashcfg(trial, trialTarget, { dir: up.dir, args: ["flashcfg", "-y", "-f", up.path, "-s", up.sha256], feedDeadline: deadline, timeoutMs: 600_000, step });
+  if (r.code !== 0) {
+    throw new KilnError(`flashcfg exited ${r.code} on the trial system`, {
+      tail: r.output.trim().split("\n").slice(-10),
+      hint: `${flashcfgFailureHint(r.code, false)}. The watchdog resets the board when flashcfg ends`,
     });
   }
-  await removeUpload(trial, up.dir);
+  await removeUpload(r.remote, up.dir);
+  if (r.interrupted) throw interruptedAfterWrite(target, "the watchdog resets the trial system into it shortly");
   step("flashcfg wrote the image (from the trial system)");
-  const back = await rebootAndWait(trial, { ...target, announcedHostKey: opts.announcedHostKey }, { timeoutMs: rebootMs, update: step });
+  const back = await rebootAndWait(r.remote, trialTarget, { timeoutMs: rebootMs, update: step });
   step("the board is back, booted from flash");
   return back;
 }
 
+/** Ctrl-C during the write: kiln waited for flashcfg's outcome (it wrote and verified), then stops short of the reboot. */
+function interruptedAfterWrite(target: SshTarget, next = "it boots the new image at its next reboot"): KilnError {
+  return new KilnError(`interrupted: flashcfg on ${target.host} finished, the image is written and verified; not rebooted by kiln`, { exitCode: 130, hint: next });
+}

@@ -105,16 +105,24 @@ if [ -n "$SHA" ]; then
   [ "$have" = "$SHA" ] || die 1 "$FILE has sha256 $have, not $SHA as the sender checked; flash untouched"
 fi
 
-status "writing $size bytes to $dev \"$PARTITION\": do not power the board off"
-echo "flashcfg: writing $FILE to $dev \"$PARTITION\""
-if command -v flashcp >/dev/null 2>&1; then
-  flashcp "$FILE" "$dev" || die 4 "flashcp failed writing $dev"
-else
-  flash_erase "$dev" 0 0 >/dev/null || die 4 "flash_erase failed on $dev"
-  dd if="$FILE" of="$dev" bs=4096 2>/dev/null || die 4 "writing $dev failed"
+HALF="the partition is erased or half-written: do not power the board off; run kiln flash or kiln restore again first"
+write() {
+  status "writing $size bytes to $dev \"$PARTITION\"$1: do not power the board off"
+  echo "flashcfg: writing $FILE to $dev \"$PARTITION\"$1"
+  if command -v flashcp >/dev/null 2>&1; then
+    flashcp "$FILE" "$dev" || die 4 "flashcp failed writing $dev; $HALF"
+  else
+    flash_erase "$dev" 0 0 >/dev/null || die 4 "flash_erase failed on $dev; $HALF"
+    dd if="$FILE" of="$dev" bs=4096 2>/dev/null || die 4 "writing $dev failed; $HALF"
+  fi
+  status "verifying $dev"
+  head -c "$size" "$dev" | cmp -s - "$FILE"
+}
+# A read-back that differs is written once more (a bit that did not take) before giving up.
+if ! write ""; then
+  log "read-back of $dev differs from $FILE: writing it once more"
+  write " (again: the first read-back differed)" || die 4 "read-back of $dev differs from $FILE after two writes; $HALF"
 fi
-status "verifying $dev"
-if ! head -c "$size" "$dev" | cmp -s - "$FILE"; then die 4 "read-back of $dev differs from $FILE"; fi
 sync
 log "OK: $size bytes written to $dev and verified"
 status "ok $size bytes written to $dev and verified"

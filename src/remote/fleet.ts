@@ -12,6 +12,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { InputError, KilnError } from "../errors.js";
 import { StageLog } from "../exec.js";
+import { interruptRequested } from "../interrupt.js";
 import type { SshTarget } from "./ssh.js";
 
 export interface FleetOptions {
@@ -41,8 +42,8 @@ export async function targetsFrom(opts: Omit<FleetOptions, "parallel" | "json">,
   const base = { port: Number(opts.port), user: opts.user, identity: opts.identity, acceptNewHostKey: opts.acceptNewHostKey };
   // Commander hands over a plain string unless the option is declared variadic.
   const targets: SshTarget[] = [opts.host].flat().map((h) => {
-    const m = /^(.*):(\d+)$/.exec(h);
-    return m ? { ...base, host: m[1] as string, port: Number(m[2]) } : { ...base, host: h };
+    const { host, port } = parseHostSpec(h);
+    return { ...base, host, ...(port !== undefined ? { port } : {}) };
   });
   if (opts.inventory) {
     const text = await readFile(opts.inventory, "utf8");
@@ -72,6 +73,53 @@ export async function targetsFrom(opts: Omit<FleetOptions, "parallel" | "json">,
     if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new InputError(`${t.host}: port ${t.port} is not a TCP port`);
   }
   return targets;
+}
+
+/**
+ * A board as written on the command line: `host`, `host:port`, `[v6]:port`,
+ * `[v6]`, or a bare IPv6 address (more than one colon: no port in it).
+ */
+export function parseHostSpec(spec: string): { host: string; port?: number } {
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec);
+  if (bracket) return { host: bracket[1] as string, ...(bracket[2] !== undefined ? { port: Number(bracket[2]) } : {}) };
+  if (spec.split(":").length > 2) return { host: spec };
+  const m = /^(.+):(\d+)$/.exec(spec);
+  if (m) return { host: m[1] as string, port: Number(m[2]) };
+  if (spec === "" || /[\s/]/.test(spec) || spec.startsWith("-")) throw new InputError(`--host ${JSON.stringify(spec)} is not a host name or address`, "give a name or an address, with :PORT if not 22 ([ADDR]:PORT for IPv6)");
+  return { host: spec };
+}
+
+/**
+ * The same board twice (a name and an address, `h` and `h:22`, in --host and
+ * in the inventory) would get two uploads, two flashcfg runs on one partition
+ * and a reboot while the other writes: refused before anything is written.
+ * First by address, then by the host key each board shows (boards that do not
+ * answer are left to fail on their own).
+ */
+export async function refuseDuplicateBoards(targets: readonly SshTarget[], keyOf: (t: SshTarget) => Promise<string | undefined>): Promise<void> {
+  const label = (t: SshTarget) => (t.port === 22 ? t.host : `${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`);
+  const groups = (key: (t: SshTarget) => string | undefined) => {
+    const by = new Map<string, SshTarget[]>();
+    for (const t of targets) {
+      const k = key(t);
+      if (k !== undefined) by.set(k, [...(by.get(k) ?? []), t]);
+    }
+    return [...by.entries()].filter(([, ts]) => ts.length > 1);
+  };
+  const same = groups((t) => `${t.host.toLowerCase()}:${t.port}`);
+  if (same.length > 0) {
+    throw new InputError(`the same board is given more than once: ${same.map(([, ts]) => ts.map(label).join(" and ")).join("; ")}`, "give each board once (--host and the inventory together); nothing was written");
+  }
+  if (targets.length < 2) return;
+  const keys = new Map<SshTarget, string | undefined>();
+  await Promise.all(targets.map(async (t) => keys.set(t, await keyOf(t))));
+  const twice = groups((t) => keys.get(t));
+  if (twice.length > 0) {
+    throw new InputError(
+      `the same board under different addresses: ${twice.map(([fp, ts]) => `${ts.map(label).join(" and ")} (host key ${fp})`).join("; ")}`,
+      "give each board once; nothing was written",
+    );
+  }
 }
 
 /**
@@ -149,6 +197,11 @@ async function runWave<O extends BoardOutcome>(wave: readonly SshTarget[], run: 
       task: async (_ctx: unknown, task: { output: string; title: string; skip: (message?: string) => void }) => {
         const outcome = run.outcome(t);
         outcomes.push(outcome);
+        if (interruptRequested()) {
+          outcome.notAttempted = "interrupted (Ctrl-C while another board wrote its flash)";
+          task.skip(`not attempted: ${outcome.notAttempted}`);
+          return;
+        }
         if (run.maxFailures !== undefined && failures() >= run.maxFailures) {
           outcome.notAttempted = `${failures()} board(s) had failed (--max-failures ${run.maxFailures})`;
           task.skip(`not attempted: ${outcome.notAttempted}`);
@@ -207,6 +260,7 @@ export function failIfAny(outcomes: readonly BoardOutcome[], logs: string): void
   const tail = [...failed.flatMap((o) => `${o.host}: ${o.error ?? "?"}`.split("\n")), ...skipped.map((o) => `${o.host}: not attempted: ${o.notAttempted ?? ""}`)];
   if (failed.length > 0 || skipped.length > 0) {
     const never = skipped.length > 0 ? `; ${skipped.length} never attempted (${skipped.map((o) => o.host).join(", ")})` : "";
-    throw new KilnError(`${failed.length} of ${outcomes.length} board(s) failed${never}`, { exitCode: 1, tail, hint: `logs: ${logs}` });
+    // Ctrl-C while a board wrote its flash: the run ends as an interrupted one (130), after every outcome was reported.
+    throw new KilnError(`${failed.length} of ${outcomes.length} board(s) failed${never}`, { exitCode: interruptRequested() ? 130 : 1, tail, hint: `logs: ${logs}` });
   }
 }

@@ -63,6 +63,34 @@ export class Remote {
     private readonly log?: StageLog,
   ) {}
 
+  /**
+   * The host key a board shows, without logging in and without trusting or
+   * saving it: the handshake is ended at the key (the same board given twice
+   * under two addresses shows one key).
+   */
+  static async hostKeyOf(target: SshTarget, timeoutMs = 10_000): Promise<string | undefined> {
+    const client = new Client();
+    return new Promise<string | undefined>((resolve) => {
+      let seen: string | undefined;
+      const done = () => {
+        client.end();
+        resolve(seen);
+      };
+      client.on("error", done);
+      client.on("ready", done);
+      client.connect({
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        readyTimeout: timeoutMs,
+        hostVerifier: (key: Buffer) => {
+          seen = fingerprint(key);
+          return false;
+        },
+      });
+    });
+  }
+
   static async connect(target: SshTarget, log?: StageLog): Promise<Remote> {
     const known = await loadKnownHosts(target.knownHostsFile);
     const id = hostId(target.host, target.port);

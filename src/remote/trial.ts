@@ -3,7 +3,8 @@
  * from RAM with kexec, with the hardware watchdog armed (nowayout) so that a
  * trial that never confirms resets the board into the untouched image in
  * flash. kiln confirms by checking the trial system live, container proof
- * included, and only then writes flash from the trial system itself.
+ * included, and only then writes flash from the trial system itself
+ * (flash-supervisor.ts, with the watchdog fed by the board while it writes).
  *
  * What decides each step is pure (kexecParts, the scripts, whichBoot); the
  * SSH side effects are in tryImage.
@@ -111,19 +112,6 @@ export function jumpScript(deadline: number): string {
 
 /** Feed the watchdog once (a write pings it; with nowayout the open never stops it). */
 export const FEED = "printf x > /dev/watchdog";
-
-/**
- * Write flash from the trial system, detached from SSH so that a dropped link
- * cannot kill flashcfg halfway: the watchdog is fed on the board for as long
- * as flashcfg runs, and armed again (never stopped) when it ends.
- */
-export function trialFlashScript(file: string, sha256: string, deadline: number): string {
-  const status = "/run/kiln-trial-flash";
-  return [
-    `rm -f ${status}.rc`,
-    `setsid sh -c 'busybox watchdog -T ${deadline} -t 5 -F /dev/watchdog & w=$!; flashcfg -y -f ${q(file).replace(/'/g, "'\\''")} -s ${sha256} >${status}.log 2>&1; rc=$?; echo $rc >${status}.tmp; mv ${status}.tmp ${status}.rc; kill -9 $w' </dev/null >/dev/null 2>&1 &`,
-  ].join("\n");
-}
 
 export interface TrialOptions {
   remoteDir: string;

@@ -13,9 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBoard } from "../../src/board/load.js";
 import { parseUImage } from "../../src/image/uimage.js";
 import { cacheDir } from "../../src/paths.js";
-import { kiln, testWork } from "../support/cli.js";
+import { kiln, kilnProcess, testWork } from "../support/cli.js";
 import { e2eKey, ensureE2eKey } from "../support/e2e-key.js";
 import { seedBuildDir } from "../support/seed-build.js";
+import { startTcpProxy } from "../support/tcp-proxy.js";
 
 const e2e = join(cacheDir(), "e2e");
 const out = join(e2e, "qemu-virt");
@@ -185,6 +186,94 @@ describe("the qemu-virt board", () => {
     expect(consoleLog("e2e")).toMatch(/Image Name:\s+KILNVIRT e2e second/);
     expect(readFileSync(flashFile("e2e")).subarray(0, 64).equals(readFileSync(second).subarray(0, 64))).toBe(true);
   }, 900_000);
+
+  describe("a flash whose user or link goes away while flashcfg writes", () => {
+    // The same parts under a new name, as the board's next image.
+    async function repack(name: string): Promise<string> {
+      const h = parseUImage(readFileSync(image));
+      const parts = h.parts.map((p, i) => {
+        const f = join(testWork(), `${name}.part${i}`);
+        writeFileSync(f, readFileSync(image).subarray(p.offset, p.offset + p.size));
+        return f;
+      });
+      const file = join(testWork(), `${name}.uImage`);
+      await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", `0x${h.load.toString(16)}`, "-e", `0x${h.entry.toString(16)}`, "-n", `KILNVIRT e2e ${name}`, "-d", parts.join(":"), file]);
+      return file;
+    }
+    // Watched on the board itself (not through kiln): flashcfg's own status file.
+    async function untilWriting(): Promise<void> {
+      for (let i = 0; i < 600; i++) {
+        const r = await ssh(port, "cat", "/run/kiln-flashcfg.status");
+        if (/ writing \d+ bytes/.test(r.stdout)) return;
+        await new Promise((res) => setTimeout(res, 300));
+      }
+      throw new Error("flashcfg never started writing");
+    }
+    const flashHolds = (file: string) => {
+      const img = readFileSync(file);
+      return readFileSync(flashFile("e2e")).subarray(0, img.length).equals(img);
+    };
+
+    it("Ctrl-C: kiln says the board is writing, waits, reports the written image and does not reboot; the flash holds it", async () => {
+      const third = await repack("third");
+      const boot = (await ssh(port, "cat", "/proc/sys/kernel/random/boot_id")).stdout;
+      const p = kilnProcess(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", third, "--out", out, "--no-try", "--no-check", "--json"], { env: stateEnv() });
+      await untilWriting();
+      p.kill("SIGINT");
+      const r = await p;
+      expect(String(r.stderr)).toMatch(/is writing its flash and must not lose power: kiln waits for flashcfg's outcome/);
+      const res = JSON.parse(String(r.stdout)) as { results: { ok: boolean; error?: string }[] };
+      expect(res.results[0]?.error).toMatch(/^interrupted: flashcfg on 127\.0\.0\.1 finished, the image is written and verified; not rebooted by kiln/);
+      expect(r.exitCode).toBe(130);
+      expect(flashHolds(third)).toBe(true);
+      // Not rebooted: the same boot answers, and the upload was cleaned up.
+      expect((await ssh(port, "cat", "/proc/sys/kernel/random/boot_id")).stdout).toBe(boot);
+      expect((await ssh(port, "sh", "-c", "ls -d /tmp/kiln-upload.* 2>/dev/null; true")).stdout.trim()).toBe("");
+    }, 600_000);
+
+    it("a link that drops: kiln reconnects, reads flashcfg's outcome, reboots the board into the new image", async () => {
+      const fourth = await repack("fourth");
+      const proxy = await startTcpProxy(port);
+      try {
+        const p = kilnProcess(
+          ["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${proxy.port}`, "--identity", key, "--image", fourth, "--out", out, "--no-try", "--no-check", "--accept-new-host-key", "--reboot-timeout", "300", "--json"],
+          { env: stateEnv() },
+        );
+        await untilWriting();
+        proxy.cutAll();
+        const r = await p;
+        const res = JSON.parse(String(r.stdout)) as { results: { ok: boolean; error?: string; steps: string[] }[] };
+        expect(res.results[0]?.error, `${String(r.stderr).slice(-3000)}`).toBeUndefined();
+        expect(r.exitCode).toBe(0);
+        expect(proxy.cuts()).toBe(1);
+        const steps = res.results[0]?.steps ?? [];
+        expect(steps.some((s) => /^the link to 127\.0\.0\.1 dropped while it writes flash/.test(s))).toBe(true);
+        expect(steps).toContain("reconnected to 127.0.0.1: flashcfg still runs there");
+        expect(steps).toContain("flashcfg wrote the image");
+        expect(flashHolds(fourth)).toBe(true);
+        expect(consoleLog("e2e")).toMatch(/Image Name:\s+KILNVIRT e2e fourth/);
+      } finally {
+        await proxy.close();
+      }
+    }, 900_000);
+
+    it("the same board twice (two addresses, one host key) is refused before any upload", async () => {
+      const before = readFileSync(flashFile("e2e"));
+      // A second address of the one board: a forwarded port, as a name and an address would be.
+      const proxy = await startTcpProxy(port);
+      try {
+        const r = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--host", `127.0.0.1:${proxy.port}`, "--identity", key, "--image", image, "--out", out, "--json"], {
+          env: stateEnv(),
+        });
+        expect(r.exitCode).toBe(2);
+        expect(r.stderr).toMatch(new RegExp(`the same board under different addresses: 127\\.0\\.0\\.1:${port} and 127\\.0\\.0\\.1:${proxy.port} \\(host key SHA256:`));
+      } finally {
+        await proxy.close();
+      }
+      expect(readFileSync(flashFile("e2e")).equals(before)).toBe(true);
+      expect((await ssh(port, "sh", "-c", "ls -d /tmp/kiln-upload.* 2>/dev/null; true")).stdout.trim()).toBe("");
+    }, 120_000);
+  });
 
   it("an image one erase block larger than the image partition is refused before any upload", async () => {
     const big = join(testWork(), "big.uImage");

@@ -13,6 +13,8 @@ export interface TcpProxy {
   cuts(): number;
   /** Cut every connection made from now on once it has sent more than `bytes` to the server; undefined: never. */
   cutAfter(bytes: number | undefined): void;
+  /** Cut every open connection now, as a link that drops; new connections are still taken. */
+  cutAll(): void;
   close(): Promise<void>;
 }
 
@@ -74,6 +76,11 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
     cuts: () => cuts,
     cutAfter(bytes) {
       limit = bytes;
+    },
+    cutAll() {
+      if (open.size > 0) cuts += 1;
+      for (const s of open) s.destroy();
+      open.clear();
     },
     close: () =>
       new Promise<void>((resolve) => {

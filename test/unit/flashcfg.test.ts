@@ -152,4 +152,35 @@ describe("kiln's flashcfg", () => {
     expect(r.stderr).toMatch(/not confirmed/);
     expect(flashContent().equals(before)).toBe(true);
   });
+  describe("a read-back that differs", () => {
+    // flashcp stands in for the write: it corrupts one byte the first N times it runs.
+    const flaky = join(dir, "flaky-bin");
+    mkdirSync(flaky);
+    writeFileSync(
+      join(flaky, "flashcp"),
+      '#!/bin/sh\nn=$(cat "$FLAKY_COUNT" 2>/dev/null || echo 0); echo $((n + 1)) > "$FLAKY_COUNT"\ncp "$1" "$2"\nif [ "$n" -lt "$FLAKY_BAD" ]; then printf "\\001" | dd of="$2" bs=1 seek=100 conv=notrunc 2>/dev/null; fi\n',
+    );
+    chmodSync(join(flaky, "flashcp"), 0o755);
+    const run = (img: string, bad: number) =>
+      execa("sh", [script, "-y", "-f", img], { reject: false, env: { ...env(), PATH: `${flaky}:${bin}:/usr/bin:/bin`, FLAKY_COUNT: join(dir, `count-${bad}`), FLAKY_BAD: String(bad) }, input: "" });
+
+    it("is written once more, and a good second read-back succeeds", async () => {
+      writeFileSync(join(devDir, "mtd1"), Buffer.alloc(1048576, 0xff));
+      const img = await image("flaky1", 4000);
+      const r = await run(img, 1);
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(/again: the first read-back differed/);
+      expect(readFileSync(join(dir, "count-1"), "utf8").trim()).toBe("2");
+      expect(flashContent().subarray(0, 4064).equals(readFileSync(img))).toBe(true);
+    });
+
+    it("twice: exit 4, and the message says the partition is half-written and what to do before any power cycle", async () => {
+      const img = await image("flaky2", 4000);
+      const r = await run(img, 2);
+      expect(r.exitCode).toBe(4);
+      expect(r.stderr).toMatch(/differs .* after two writes; the partition is erased or half-written: do not power the board off; run kiln flash or kiln restore again first/);
+      expect(readFileSync(join(dir, "count-2"), "utf8").trim()).toBe("2");
+      expect(readFileSync(join(dir, "flashcfg.status"), "utf8")).toMatch(/failed 4 /);
+    });
+  });
 });
