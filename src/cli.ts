@@ -184,7 +184,8 @@ function rootfsFlags(cmd: Command): Command {
         throw new InvalidArgumentError("a password on the command line is visible to every user in ps: put it in a file and give --root-password-file FILE (or - to read standard input)");
       }),
     )
-    .option("--root-password-file <file>", "set root's password to the first line of FILE, or of standard input with - (never on the command line, where ps shows it; no password is set otherwise)")
+    .option("--root-password-file <file>", "set root's password to the first line of FILE, or of standard input with - (never on the command line, where ps shows it; no password is set otherwise). It is for the console: SSH takes keys only")
+    .option("--ssh-password-login", "with --root-password-file: let SSH take that password too (refused by default)", false)
     .option("--base-ramdisk <file>", "start from this ramdisk (cpio, gzip/lzma/xz cpio, or an ext2 image)");
 }
 

@@ -33,6 +33,7 @@ export interface BuildCommandOptions {
   dns?: string[];
   authorizedKey?: string[];
   rootPasswordFile?: string;
+  sshPasswordLogin?: boolean;
   baseRamdisk?: string;
   /** A probed unit whose real flash layout the image is built for. */
   unit?: string;
@@ -60,6 +61,9 @@ export async function buildContext(opts: BuildCommandOptions): Promise<BuildCont
     }
     return s as StageName;
   });
+  if (opts.sshPasswordLogin && opts.rootPasswordFile === undefined) {
+    throw new InputError("--ssh-password-login needs a password, and root has none", "add --root-password-file FILE (or -), or leave --ssh-password-login out: SSH by key");
+  }
   // Before any stage runs: a unit whose layout does not match the board data stops the build here, not after the kernel.
   const unit = opts.unit !== undefined ? await findUnitProfile(opts.unit) : undefined;
   const flash = planFlash(board, { layout: opts.flashLayout, unit });
@@ -85,6 +89,7 @@ export async function buildContext(opts: BuildCommandOptions): Promise<BuildCont
       dns: opts.dns,
       authorizedKeys: opts.authorizedKey,
       rootPassword: opts.rootPasswordFile !== undefined ? await readRootPassword(opts.rootPasswordFile) : undefined,
+      sshPasswordLogin: opts.sshPasswordLogin,
       baseRamdisk: opts.baseRamdisk,
     },
   };
@@ -108,9 +113,38 @@ async function readRootPassword(file: string): Promise<string> {
 }
 
 async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return promptHidden("root password (not shown): ");
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** One line from the terminal, not echoed: a password typed for --root-password-file -. */
+function promptHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(prompt);
+  stdin.setRawMode(true);
+  stdin.resume();
+  let line = "";
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off("data", onData);
+      process.stderr.write("\n");
+      if (err) reject(err);
+      else resolve(`${line}\n`);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString("utf8")) {
+        if (ch === "\r" || ch === "\n") return done();
+        if (ch === "\u0003") return done(new InputError("no root password given (Ctrl-C)", "run again and type it, or give --root-password-file FILE"));
+        if (ch === "\u007f" || ch === "\b") line = line.slice(0, -1);
+        else line += ch;
+      }
+    };
+    stdin.on("data", onData);
+  });
 }
 
 /** The pipeline up to `until`, with the progress display this terminal wants. */

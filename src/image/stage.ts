@@ -6,8 +6,7 @@
  */
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { createRequire } from "node:module";
-import type HandlebarsModule from "handlebars";
+import { handlebars } from "../handlebars.js";
 import { type FlashPlan, planFlash } from "../board/flash-layout.js";
 import type { Board } from "../board/schema.js";
 import { hostKeyOfRamdisk } from "../rootfs/host-key.js";
@@ -22,8 +21,6 @@ import { parseUImage, verifyUImage } from "./uimage.js";
 import { kib, multiImageSize } from "./size.js";
 import { modulesRamdiskCached } from "./ramdisk.js";
 
-// Loaded on first use: a build with nothing to render (a no-op) does not pay for the template compiler.
-const handlebars = (): typeof HandlebarsModule => createRequire(import.meta.url)("handlebars") as typeof HandlebarsModule;
 
 export interface ImagePart {
   role: "kernel" | "ramdisk" | "dtb";

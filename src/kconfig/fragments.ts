@@ -6,16 +6,13 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { createRequire } from "node:module";
-import type HandlebarsModule from "handlebars";
+import { handlebars } from "../handlebars.js";
 import { suggest } from "../board/load.js";
 import { InputError } from "../errors.js";
 import { versionAtLeast } from "../kernel/source.js";
 import { dataDir } from "../paths.js";
 import { type ConfigAssignment, parseConfig } from "./dotconfig.js";
 
-// Loaded on first use: a build with nothing to render (a no-op) does not pay for the template compiler.
-const handlebars = (): typeof HandlebarsModule => createRequire(import.meta.url)("handlebars") as typeof HandlebarsModule;
 
 export interface FragmentRef {
   /** Short name (lxc) or the file's base name for a path given by the user. */

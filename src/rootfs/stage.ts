@@ -5,7 +5,7 @@
  * a size report, a CycloneDX SBOM and a manifest next to it. Inputs are hashed
  * into a stamp: a second run with nothing changed runs no tool.
  */
-import { scryptSync } from "node:crypto";
+import { rootPasswordHash } from "./root-password.js";
 import { existsSync, statSync } from "node:fs";
 import { projectRoot } from "../paths.js";
 import { chmod, chown, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -83,17 +83,6 @@ export async function readAuthorizedKeys(files: readonly string[]): Promise<stri
   return lines.length ? `${lines.join("\n")}\n` : "";
 }
 
-/**
- * SHA-512 crypt with a salt derived (slowly) from the password and board: the
- * same password gives the same /etc/shadow line, so the stamp can hold that
- * line instead of anything weaker, and builds stay reproducible.
- */
-export async function hashPassword(password: string, board: string, log: StageLog): Promise<string> {
-  const salt = scryptSync(password, `kiln-root-salt:${board}`, 12).toString("base64").replace(/\+/g, ".").replace(/=+$/, "");
-  const r = await run("openssl", ["passwd", "-6", "-salt", salt, "-stdin"], { log, input: `${password}\n`, what: "hashing the root password" });
-  return r.stdout.trim();
-}
-
 async function hashDir(files: readonly string[], base: string): Promise<string> {
   const parts: string[] = [];
   for (const f of files) parts.push(`${f} ${await sha256File(join(base, f))}`);
@@ -132,6 +121,8 @@ export interface RootfsPlan {
   renderedHash: string;
   authorizedKeys: string;
   shadowHash: string | undefined;
+  /** what the inputs record of the password (root-password.ts) */
+  shadowKey: string | undefined;
   kernelConfig: string;
 }
 
@@ -145,24 +136,27 @@ export async function planRootfs(build: BuildContext, kernel: KernelInfo | undef
   const debArch = debianArch(board);
   const suites = await resolveSuites(profile, opts, debArch);
   const net = { net: opts.net ?? "veth", address: opts.address, gateway: opts.gateway, dns: [...(opts.dns ?? [])] };
-  const ctx = templateContext(board, profile, kernel ?? {}, net, opts.rootPassword !== undefined);
+  const ctx = templateContext(board, profile, kernel ?? {}, net, opts.rootPassword !== undefined, opts.sshPasswordLogin ?? false);
   let renderedOnce: Promise<RenderedFile[]> | undefined;
   const rendered = () => (renderedOnce ??= (async () => [...(await renderTemplates(ctx)), ...(await kilnTools(board))])());
   const templatesRoot = join(dataDir("rootfs"), "templates");
   const templatesHash = await hashDir((await templateFiles()).map((f) => f.slice(templatesRoot.length + 1)), templatesRoot);
-  // Rendering is deterministic in the templates, the context and kiln's tools: a no-op build
+  // Rendering is deterministic in the templates, the context and kiln's tools (made by
+  // kilnTools here, hence this module in the key): a no-op build
   // reuses the hash of what they rendered to last time instead of rendering (and loading
   // the template compiler). Anything new is rendered here, so template errors still
   // surface before any stage runs.
   const toolsKey = `${await sha256File(join(projectRoot, "src", "flashcfg", "flashcfg.sh"))} ${JSON.stringify(imagePartitionNames(board))} ${board.flash?.partition ?? ""}`;
-  const renderedHash = await memoByKey("rendered", sha256Text(JSON.stringify([templatesHash, ctx, toolsKey, await engineHash("rootfs/templates.js")])), async () =>
+  const renderedHash = await memoByKey("rendered", sha256Text(JSON.stringify([templatesHash, ctx, toolsKey, await engineHash("rootfs/templates.js", "rootfs/stage.js")])), async () =>
     sha256Text((await rendered()).map((r) => `${r.path}\n${r.content}`).join("\n")),
   );
   const authorizedKeys = await readAuthorizedKeys(opts.authorizedKeys ?? []);
-  if (opts.rootPassword === "") throw new InputError("--root-password is empty", "leave it out: root then has no password (console shell, SSH by key only)");
-  const shadowHash = opts.rootPassword !== undefined ? await hashPassword(opts.rootPassword, board.name, log) : undefined;
+  if (opts.rootPassword === "") throw new InputError("the root password is empty", "leave --root-password-file out: root then has no password (console shell, SSH by key only)");
+  const pw = opts.rootPassword !== undefined ? await rootPasswordHash(opts.rootPassword, board.name, log) : undefined;
+  const shadowHash = pw?.hash;
+  const shadowKey = pw?.key;
   const kernelConfig = kernel?.configPath ?? join(outDir, "kernel", ".config");
-  return { board: board as RootfsPlan["board"], outDir, opts, compression, paths, profile, debArch, kernel, suites, net, ctx, rendered, templatesHash, renderedHash, authorizedKeys, shadowHash, kernelConfig };
+  return { board: board as RootfsPlan["board"], outDir, opts, compression, paths, profile, debArch, kernel, suites, net, ctx, rendered, templatesHash, renderedHash, authorizedKeys, shadowHash, shadowKey, kernelConfig };
 }
 
 /**
@@ -179,7 +173,7 @@ export async function rootfsInputs(plan: RootfsPlan): Promise<Inputs> {
     options: JSON.stringify({ net, compression, rootfs: board.rootfs, flash: board.flash?.maxImageSize ?? null, strict: opts.strictSuites ?? false, arch: debArch }),
     "rendered files": plan.renderedHash,
     "authorized keys": sha256Text(plan.authorizedKeys),
-    "root password": plan.shadowHash ?? "none",
+    "root password": plan.shadowKey ?? "none",
     mirrors: plan.suites.map((s) => `${s.suite} ${s.uri} ${s.components.join(",")}`).join("; "),
     "kernel release": kernel?.release ?? "no kernel build",
     modules: kernel?.modulesDir ? await hashDir(moduleFiles, kernel.modulesDir) : "none",

@@ -5,15 +5,12 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { createRequire } from "node:module";
-import type HandlebarsModule from "handlebars";
+import { handlebars } from "../handlebars.js";
 import type { Board } from "../board/schema.js";
 import { InputError } from "../errors.js";
 import { dataDir } from "../paths.js";
 import type { Profile } from "./profile.js";
 
-// Loaded on first use: a build with nothing to render (a no-op) does not pay for the template compiler.
-const handlebars = (): typeof HandlebarsModule => createRequire(import.meta.url)("handlebars") as typeof HandlebarsModule;
 
 export type CgroupStyle = "v1" | "v2";
 export type NetMode = "veth" | "macvlan";
@@ -40,7 +37,8 @@ export interface TemplateContext {
   network: { dhcp: boolean; address: string; gateway: string; dns: string[] };
   lxc: { type: NetMode; link: string; macvlan: boolean; devicesKey: string; devicesDenyKey: string; devices: { what: string; rule: string }[] };
   modules: string[];
-  ssh: { port: number };
+  /** passwordLogin: dropbear takes root's password over SSH (only when asked: keys otherwise) */
+  ssh: { port: number; passwordLogin: boolean };
   data: { label: string; mount: string; wait: number } | undefined;
   marker: string;
 }
@@ -104,7 +102,7 @@ function checkCidr(address: string): void {
   }
 }
 
-export function templateContext(board: Board, _profile: Profile, kernel: { version?: string; release?: string }, net: NetworkOptions, login: boolean): TemplateContext {
+export function templateContext(board: Board, _profile: Profile, kernel: { version?: string; release?: string }, net: NetworkOptions, login: boolean, sshPasswordLogin = false): TemplateContext {
   const rf = board.rootfs;
   if (!rf) throw new InputError(`board ${board.name} has no rootfs settings`, `add a rootfs: section (hostname, console) to board/${board.name}/board.yaml`);
   const cgroup = cgroupStyle(rf.cgroup, kernel.version);
@@ -131,7 +129,7 @@ export function templateContext(board: Board, _profile: Profile, kernel: { versi
       devices: [...COMMON_DEVICES, ...SEED_DEVICES].map((d) => ({ ...d })),
     },
     modules: [...rf.modules],
-    ssh: { port: 22 },
+    ssh: { port: 22, passwordLogin: login && sshPasswordLogin },
     data: rf.data ? { ...rf.data } : undefined,
     marker: READY_MARKER,
   };

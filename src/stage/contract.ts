@@ -30,6 +30,8 @@ export interface RootfsOptions {
   authorizedKeys?: string[];
   /** set root's password (hashed; never logged, never in a stamp in clear) */
   rootPassword?: string;
+  /** let dropbear take that password over SSH (refused by default: keys only) */
+  sshPasswordLogin?: boolean;
   /** start from this ramdisk (cpio, gzip/xz/lzma cpio, or ext2 image) */
   baseRamdisk?: string;
   /** where /etc/apt lives (tests) */

@@ -34,6 +34,9 @@ describe("bad input", () => {
     const empty = await kiln(["rootfs", "--board", "qemu-virt", "--root-password-file", "empty-pw", "--out", out], { cwd: testWork() });
     expect(empty.exitCode).toBe(2);
     expect(empty.stderr).toMatch(/the first line is empty/);
+    const noPassword = await kiln(["rootfs", "--board", "qemu-virt", "--ssh-password-login", "--out", out]);
+    expect(noPassword.exitCode).toBe(2);
+    expect(noPassword.stderr).toMatch(/--ssh-password-login needs a password, and root has none/);
     expect(existsSync(out)).toBe(false);
   });
 

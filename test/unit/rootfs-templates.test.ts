@@ -76,6 +76,17 @@ describe("rendered templates", () => {
     expect(files.init).not.toMatch(/ttyS0/);
   });
 
+  it("SSH takes keys only, also with a root password; password logins only when asked", async () => {
+    const board = await loadBoard("openblocks-ax3");
+    const profile = await loadProfile("default");
+    const init = async (login: boolean, sshPw: boolean) =>
+      (await renderTemplates(templateContext(board, profile, { version: "6.1.192", release: "6.1.192" }, { net: "veth", dns: [] }, login, sshPw))).find((f) => f.path === "init")?.content ?? "";
+    expect(await init(true, false)).toMatch(/^dropbear -s -r /m);
+    expect(await init(false, true)).toMatch(/^dropbear -s -r /m);
+    expect(await init(true, true)).toMatch(/^dropbear -r /m);
+    expect(await init(true, true)).not.toMatch(/^dropbear -s/m);
+  });
+
   it("macvlan: no bridge, containers on eth0, static address", async () => {
     const files = Object.fromEntries((await render(variants[1] as Variant)).map((f) => [f.path, f.content]));
     expect(files["etc/network/interfaces"]).not.toContain("br0");
