@@ -17,6 +17,7 @@ export const PATH_OPTIONS: Record<string, "path" | "name-or-path"> = {
   identity: "path",
   authorizedKey: "path",
   rootPasswordFile: "path",
+  sshConfig: "path",
   file: "path",
   config: "path",
   manifest: "path",

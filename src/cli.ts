@@ -44,9 +44,10 @@ Caches: $KILN_CACHE_DIR (default ~/.cache/kiln). Output: ./out/<board> (or --out
 /** How kiln reaches a board over SSH: the same flags on every remote command. */
 function sshFlags(cmd: Command): Command {
   return cmd
-    .addOption(checkedOption("-p, --port <port>", "SSH port", "port", "22"))
-    .option("-u, --user <user>", "SSH user", "root")
-    .option("-i, --identity <key>", "SSH private key (default: ssh-agent, then ~/.ssh/id_*)")
+    .addOption(checkedOption("-p, --port <port>", "SSH port (default: the ssh configuration's Port, else 22)", "port"))
+    .option("-u, --user <user>", "SSH user (default: the ssh configuration's User, else root)")
+    .option("-i, --identity <key>", "SSH private key (default: the ssh configuration's IdentityFile, ssh-agent, then ~/.ssh/id_*)")
+    .option("-F, --ssh-config <file>", "ssh configuration to read instead of ~/.ssh/config: Host aliases, HostName, User, Port, IdentityFile and ProxyJump apply as with ssh")
     .option("--accept-new-host-key", "trust an unknown host key once (a changed key is always refused)", false);
 }
 

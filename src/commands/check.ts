@@ -8,13 +8,16 @@ import { CheckFailedError, InputError } from "../errors.js";
 import { StageLog } from "../exec.js";
 import { parseConfig } from "../kconfig/dotconfig.js";
 import { defaultOutDir } from "../paths.js";
+import { parseHostSpec } from "../remote/fleet.js";
+import { sshTargetFor } from "../remote/ssh-config.js";
 import { Remote } from "../remote/ssh.js";
 
 export interface CheckOptions {
   config?: string;
   host?: string;
-  port: string;
-  user: string;
+  port?: string;
+  user?: string;
+  sshConfig?: string;
   identity?: string;
   acceptNewHostKey: boolean;
   board?: string;
@@ -59,8 +62,7 @@ export async function checkCommand(opts: CheckOptions): Promise<void> {
 }
 
 async function checkHost(opts: CheckOptions): Promise<void> {
-  const port = Number(opts.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputError(`--port ${opts.port} is not a TCP port`);
+  const target = await sshTargetFor(parseHostSpec(opts.host as string), opts);
   // With --board, compare the board against what kiln built for it.
   const outDir = opts.out ?? (opts.board ? defaultOutDir(opts.board) : undefined);
   const configPath = opts.config ? resolve(opts.config) : outDir ? join(outDir, "kernel", ".config") : undefined;
@@ -68,16 +70,13 @@ async function checkHost(opts: CheckOptions): Promise<void> {
   const artifacts = outDir ? join(outDir, "kernel-artifacts.json") : undefined;
   const builtRelease = artifacts && existsSync(artifacts) ? (JSON.parse(await readFile(artifacts, "utf8")) as { release: string }).release : undefined;
   const log = new StageLog(join(outDir ?? resolve("out"), "logs", "check-host.log"));
-  const remote = await Remote.connect(
-    { host: opts.host as string, port, user: opts.user, identity: opts.identity, acceptNewHostKey: opts.acceptNewHostKey },
-    log,
-  );
+  const remote = await Remote.connect(target, log);
   try {
     const report = await checkLive(remote, { builtConfig, builtRelease, proof: opts.proof, containerName: "kiln-proof", memory: opts.memory, cpus: opts.cpus, cpuShares: Number(opts.cpuShares), pidsMax: Number(opts.pidsMax) });
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatLive(report)}\n`);
     if (!report.ok) {
       const failed = report.checks.filter((c) => !c.ok && c.need === "required");
-      throw new CheckFailedError(`${opts.host}:${port} is not ready for containers: ${failed.map((c) => `${c.label} (${c.detail})`).join("; ")}`, `full log: ${log.file}`);
+      throw new CheckFailedError(`${opts.host}:${target.port} is not ready for containers: ${failed.map((c) => `${c.label} (${c.detail})`).join("; ")}`, `full log: ${log.file}`);
     }
   } finally {
     remote.close();

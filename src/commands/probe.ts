@@ -10,14 +10,16 @@ import { StageLog } from "../exec.js";
 import { writeFileAtomic } from "../fsutil.js";
 import { stateDir } from "../paths.js";
 import { freeBytes, readIdentity, readProcMtd, whichFlashcfg } from "../remote/probe.js";
-import { boardLogName } from "../remote/fleet.js";
+import { boardLogName, parseHostSpec } from "../remote/fleet.js";
 import { profileFile, type UnitProfile } from "../remote/profile.js";
 import { Remote } from "../remote/ssh.js";
+import { sshTargetFor } from "../remote/ssh-config.js";
 
 export interface ProbeOptions {
   host: string;
-  port: string;
-  user: string;
+  port?: string;
+  user?: string;
+  sshConfig?: string;
   identity?: string;
   acceptNewHostKey: boolean;
   remoteDir: string;
@@ -26,10 +28,10 @@ export interface ProbeOptions {
 }
 
 export async function probeCommand(opts: ProbeOptions): Promise<void> {
-  const port = Number(opts.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputError(`--port ${opts.port} is not a TCP port`);
+  const target = await sshTargetFor(parseHostSpec(opts.host), opts);
+  const port = target.port;
   const log = new StageLog(join(stateDir(), "logs", boardLogName("probe", opts.host, port))).reset();
-  const remote = await Remote.connect({ host: opts.host, port, user: opts.user, identity: opts.identity, acceptNewHostKey: opts.acceptNewHostKey }, log);
+  const remote = await Remote.connect(target, log);
   try {
     const id = await readIdentity(remote);
     const release = (await remote.exec(["uname", "-r"])).stdout.trim();

@@ -14,16 +14,19 @@ import { InputError, KilnError } from "../errors.js";
 import { StageLog } from "../exec.js";
 import { interruptRequested } from "../interrupt.js";
 import type { SshTarget } from "./ssh.js";
+import { sshTargetFor } from "./ssh-config.js";
 
 export interface FleetOptions {
   host: string[] | string;
   inventory?: string;
   /** groups or hosts of an Ansible inventory */
   limit?: string;
-  port: string;
-  user: string;
+  port?: string;
+  user?: string;
   identity?: string;
   acceptNewHostKey: boolean;
+  /** ssh -F: the ssh configuration instead of ~/.ssh/config */
+  sshConfig?: string;
   parallel: string;
   json: boolean;
   canary?: string;
@@ -37,14 +40,18 @@ const InventorySchema = z.array(
   ]),
 );
 
+/** A board as a source names it: what is not given comes from the ssh configuration or kiln's defaults. */
+interface BoardSpec {
+  host: string;
+  port?: number | undefined;
+  user?: string | undefined;
+  identity?: string | undefined;
+}
+
 /** `verb` completes "no board to ...", e.g. "flash". */
 export async function targetsFrom(opts: Omit<FleetOptions, "parallel" | "json">, verb: string): Promise<SshTarget[]> {
-  const base = { port: Number(opts.port), user: opts.user, identity: opts.identity, acceptNewHostKey: opts.acceptNewHostKey };
   // Commander hands over a plain string unless the option is declared variadic.
-  const targets: SshTarget[] = [opts.host].flat().map((h) => {
-    const { host, port } = parseHostSpec(h);
-    return { ...base, host, ...(port !== undefined ? { port } : {}) };
-  });
+  const specs: BoardSpec[] = [opts.host].flat().map((h) => parseHostSpec(h));
   if (opts.inventory) {
     const text = await readFile(opts.inventory, "utf8");
     let yaml: unknown;
@@ -57,22 +64,25 @@ export async function targetsFrom(opts: Omit<FleetOptions, "parallel" | "json">,
       // Not kiln's list: Ansible's own formats, through Ansible's own reader.
       const { ansibleHosts, readAnsibleInventory } = await import("./ansible.js");
       for (const h of ansibleHosts(await readAnsibleInventory(opts.inventory), opts.limit)) {
-        targets.push({ ...base, host: h.host, port: h.port ?? base.port, user: h.user ?? base.user, identity: h.identity ? resolve(h.identity) : base.identity });
+        specs.push({ host: h.host, port: h.port, user: h.user, identity: h.identity ? resolve(h.identity) : undefined });
       }
     }
     if (opts.limit !== undefined && Array.isArray(yaml)) throw new InputError("--limit selects groups of an Ansible inventory", `${opts.inventory} is a kiln inventory (a plain list): leave --limit out, or list only the boards you want`);
     const parsed = InventorySchema.safeParse(Array.isArray(yaml) ? yaml : []);
     if (!parsed.success) throw new InputError(`${opts.inventory}: not a list of hosts: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     // A key named in the inventory is relative to where kiln was started, like every path given to kiln.
-    for (const e of parsed.data) {
-      targets.push(typeof e === "string" ? { ...base, host: e } : { ...base, ...e, port: e.port ?? base.port, user: e.user ?? base.user, identity: e.identity ? resolve(e.identity) : base.identity });
-    }
+    for (const e of parsed.data) specs.push(typeof e === "string" ? { host: e } : { ...e, identity: e.identity ? resolve(e.identity) : undefined });
   }
-  if (targets.length === 0) throw new InputError(`no board to ${verb}`, "pass --host H (repeatable) or --inventory FILE");
-  for (const t of targets) {
-    if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new InputError(`${t.host}: port ${t.port} is not a TCP port`);
+  if (specs.length === 0) throw new InputError(`no board to ${verb}`, "pass --host H (repeatable) or --inventory FILE");
+  for (const t of specs) {
+    if (t.port !== undefined && (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535)) throw new InputError(`${t.host}: port ${t.port} is not a TCP port`);
   }
-  return targets;
+  // Each board as ssh would reach it: the entry's own settings, then the command line's, then the ssh configuration.
+  return Promise.all(
+    specs.map((t) =>
+      sshTargetFor({ host: t.host, port: t.port }, { ...opts, user: t.user ?? opts.user, identity: t.identity ?? opts.identity }),
+    ),
+  );
 }
 
 /**
@@ -106,7 +116,9 @@ export async function refuseDuplicateBoards(targets: readonly SshTarget[], keyOf
     }
     return [...by.entries()].filter(([, ts]) => ts.length > 1);
   };
-  const same = groups((t) => `${t.host.toLowerCase()}:${t.port}`);
+  // Behind different jump hosts, one address can be two boards.
+  const route = (t: SshTarget): string => `${t.via ? `${route(t.via)}>` : ""}${t.host.toLowerCase()}:${t.port}`;
+  const same = groups(route);
   if (same.length > 0) {
     throw new InputError(`the same board is given more than once: ${same.map(([, ts]) => ts.map(label).join(" and ")).join("; ")}`, "give each board once (--host and the inventory together); nothing was written");
   }

@@ -27,6 +27,10 @@ export interface SshTarget {
   /** judge the host key, but learn nothing (the systems of a kexec trial come and go) */
   knownHostsReadOnly?: boolean;
   readyTimeoutMs?: number;
+  /** reach this board through that one (ProxyJump): a TCP channel forwarded by it */
+  via?: SshTarget;
+  /** the name the user gave (an ssh alias), for messages; host is what is connected to */
+  label?: string;
 }
 
 export interface ExecOptions {
@@ -61,6 +65,8 @@ export class Remote {
     readonly target: SshTarget,
     readonly hostKey: string,
     private readonly log?: StageLog,
+    /** the jump host's connection, closed with this one */
+    private readonly jump?: Remote,
   ) {}
 
   /**
@@ -70,10 +76,22 @@ export class Remote {
    */
   static async hostKeyOf(target: SshTarget, timeoutMs = 10_000): Promise<string | undefined> {
     const client = new Client();
+    let jump: Remote | undefined;
+    let sock: ClientChannel | undefined;
+    if (target.via) {
+      try {
+        jump = await Remote.connect({ ...target.via, readyTimeoutMs: timeoutMs });
+        sock = await jump.forwardTo(target.host, target.port);
+      } catch {
+        jump?.close();
+        return undefined;
+      }
+    }
     return new Promise<string | undefined>((resolve) => {
       let seen: string | undefined;
       const done = () => {
         client.end();
+        jump?.close();
         resolve(seen);
       };
       client.on("error", done);
@@ -83,6 +101,7 @@ export class Remote {
         port: target.port,
         username: target.user,
         readyTimeout: timeoutMs,
+        ...(sock ? { sock } : {}),
         hostVerifier: (key: Buffer) => {
           seen = fingerprint(key);
           return false;
@@ -120,6 +139,18 @@ export class Remote {
       : await defaultIdentity();
     if (key) config.privateKey = key;
     if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
+    // ProxyJump: the jump host forwards a TCP channel to the board, and the board's SSH runs inside it.
+    const jump = target.via ? await Remote.connect(target.via, log) : undefined;
+    if (jump) {
+      try {
+        config.sock = await jump.forwardTo(target.host, target.port);
+      } catch (err) {
+        jump.close();
+        throw new KilnError(`the jump host ${jump.target.label ?? jump.target.host} cannot reach ${target.host}:${target.port}: ${(err as Error).message}`, {
+          hint: "check ProxyJump and HostName in the ssh configuration, and that the jump host allows TCP forwarding",
+        });
+      }
+    }
     await new Promise<void>((resolve, reject) => {
       client.once("ready", () => resolve());
       // `on`, not `once`: ssh2 can emit a second error (a board rebooting drops the
@@ -128,6 +159,7 @@ export class Remote {
       client.connect(config);
     }).catch((err: Error) => {
       client.end();
+      jump?.close();
       const v = verdict as HostKeyVerdict | undefined;
       if (v && !v.ok && v.reason === "unknown") {
         throw new KilnError(`host key of ${id} is not known: ${seen}`, {
@@ -143,7 +175,14 @@ export class Remote {
     });
     const v = verdict as HostKeyVerdict | undefined;
     if (v?.ok && v.learned && !target.knownHostsReadOnly) await saveKnownHost(id, seen, target.knownHostsFile);
-    return new Remote(client, target, seen, log);
+    return new Remote(client, target, seen, log, jump);
+  }
+
+  /** A TCP channel from this host to host:port (what ssh -J asks of a jump host). */
+  forwardTo(host: string, port: number): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      this.client.forwardOut("127.0.0.1", 0, host, port, (err, stream) => (err ? reject(err) : resolve(stream)));
+    });
   }
 
   /** Run argv on the board; the command line is quoted here. */
@@ -294,5 +333,6 @@ export class Remote {
 
   close(): void {
     this.client.end();
+    this.jump?.close();
   }
 }

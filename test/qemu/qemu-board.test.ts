@@ -16,6 +16,7 @@ import { cacheDir } from "../../src/paths.js";
 import { kiln, kilnProcess, testWork } from "../support/cli.js";
 import { e2eKey, ensureE2eKey } from "../support/e2e-key.js";
 import { seedBuildDir } from "../support/seed-build.js";
+import { startSshd } from "../support/sshd.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 
 const e2e = join(cacheDir(), "e2e");
@@ -254,6 +255,41 @@ describe("the qemu-virt board", () => {
         expect(consoleLog("e2e")).toMatch(/Image Name:\s+KILNVIRT e2e fourth/);
       } finally {
         await proxy.close();
+      }
+    }, 900_000);
+
+    it("through a jump host named only in an ssh config file (ProxyJump; a second sshd on loopback as the jump host)", async () => {
+      const fifth = await repack("fifth");
+      const jump = await startSshd();
+      try {
+        const cfg = join(testWork(), "ssh_config");
+        writeFileSync(
+          cfg,
+          [
+            "Host lab-board",
+            "  HostName 127.0.0.1",
+            `  Port ${port}`,
+            `  IdentityFile ${key}`,
+            "  ProxyJump lab-gate",
+            "Host lab-gate",
+            "  HostName 127.0.0.1",
+            `  Port ${jump.port}`,
+            `  IdentityFile ${jump.clientKey}`,
+            "",
+          ].join("\n"),
+        );
+        const r = await kiln(["flash", "--board", "qemu-virt", "--host", "lab-board", "--ssh-config", cfg, "--image", fifth, "--out", out, "--no-try", "--no-check", "--accept-new-host-key", "--reboot-timeout", "300", "--json"], {
+          env: stateEnv(),
+        });
+        const res = JSON.parse(r.stdout || "{}") as { results?: { ok: boolean; error?: string }[] };
+        expect(res.results?.[0]?.error, `${r.stderr.slice(-3000)}\n--- jump sshd ---\n${jump.log()}`).toBeUndefined();
+        expect(r.exitCode).toBe(0);
+        // kiln logged in to the jump host (the board's SSH ran inside a channel it forwarded).
+        expect(jump.log()).toMatch(/Accepted publickey for root from 127\.0\.0\.1/);
+        expect(flashHolds(fifth)).toBe(true);
+        expect(consoleLog("e2e")).toMatch(/Image Name:\s+KILNVIRT e2e fifth/);
+      } finally {
+        await jump.stop();
       }
     }, 900_000);
 
