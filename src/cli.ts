@@ -375,7 +375,7 @@ flashRunFlags(
   .option("--backup", "first read the partition back to out/<board>/backup/ (kiln restore puts it back)", false)
   .addOption(new Option("--no-try", "write flash directly, without trying the image from RAM first"))
   .option("--require-try", "fail instead of writing flash directly when the board cannot try the image first", false)
-  .addOption(checkedOption("--try-deadline <seconds>", "how long a trial has to come up and be confirmed before the board's watchdog resets it", "seconds", "120"))
+  .addOption(checkedOption("--try-deadline <seconds>", "how long a trial has to come up and be confirmed before the board's watchdog resets it (default: the board's flash.trialDeadline, else 120)", "seconds"))
   .addHelpText(
     "after",
     `

@@ -149,6 +149,13 @@ export const FlashSchema = z
     partitions: partitionList
       .optional()
       .describe("the flash partitions in flash order, named as the board's firmware names them; offsets and sizes where known"),
+    trialDeadline: z
+      .number()
+      .int()
+      .min(30)
+      .max(2000)
+      .optional()
+      .describe("seconds a trial (kiln flash tries the image from RAM first) has to come up and be confirmed before the watchdog resets the board; default 120. --try-deadline overrides it"),
     trialCmdline: z
       .array(z.string().regex(/^[A-Za-z0-9_.-]+=[A-Za-z0-9_.,{}-]*$/, "a kernel parameter name=value without spaces or quotes"))
       .optional()

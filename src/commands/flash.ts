@@ -174,13 +174,13 @@ async function flashOne(
     if (opts.dryRun) {
       step(
         cannot === undefined
-          ? `would kexec the image from RAM with the watchdog armed (${opts.tryDeadline ?? "120"} s), check it with the container proof, then write flash from the trial system, reboot${opts.check ? " and check" : ""}`
+          ? `would kexec the image from RAM with the watchdog armed (${trialDeadline(board, opts)} s), check it with the container proof, then write flash from the trial system, reboot${opts.check ? " and check" : ""}`
           : `would upload to a private directory in ${opts.remoteDir}, check its sha256, run flashcfg -y -f on it, reboot${opts.check ? " and check" : ""}`,
       );
       return;
     }
     if (cannot === undefined) {
-      remote = await flashByTrial(remote, bytes, target, { ...opts, trialCmdline: board.flash?.trialCmdline }, outcome, step);
+      remote = await flashByTrial(remote, bytes, target, { ...opts, board, trialCmdline: board.flash?.trialCmdline }, outcome, step);
       if (opts.check) {
         outcome.check = await checkLive(remote, { proof: true, containerName: "kiln-proof", memory: "512M", cpus: "0" });
         if (!outcome.check.ok) throw new CheckFailedError("the board came back from flash but is not ready for containers (the trial of the same image passed)");
@@ -234,13 +234,14 @@ async function flashByTrial(
   remote: Remote,
   bytes: Buffer,
   target: SshTarget,
-  opts: FlashRunOptions & { announcedHostKey?: string | undefined; header: UImageHeader; trialCmdline: readonly string[] | undefined },
+  opts: FlashRunOptions & { announcedHostKey?: string | undefined; header: UImageHeader; board: Board; trialCmdline: readonly string[] | undefined },
   outcome: Outcome,
   step: (s: string) => void,
 ): Promise<Remote> {
-  const deadline = Number(opts.tryDeadline ?? "120");
+  const deadline = trialDeadline(opts.board, opts);
   const rebootMs = Number(opts.rebootTimeout) * 1000;
-  // i6300esb-like watchdogs fire in two stages of the deadline each: wait for both, then a boot.
+  // The watchdog fires the deadline after its last ping, and the trial kernel's probe and /init
+  // each ping it once more: wait for two deadlines, then a boot.
   const tOpts: TrialOptions = { remoteDir: opts.remoteDir, deadline, announcedHostKey: opts.announcedHostKey, timeoutMs: 2 * deadline * 1000 + rebootMs, step, ...(opts.trialCmdline ? { cmdline: opts.trialCmdline } : {}) };
   const { trial, token, before } = await startTrial(remote, target, kexecParts(bytes, opts.header), tOpts);
   step(`trial: the new image is up (Linux ${(await trial.exec(["uname", "-r"])).stdout.trim()}); checking it live, with the container proof`);
@@ -283,4 +284,9 @@ async function flashByTrial(
 /** Ctrl-C during the write: kiln waited for flashcfg's outcome (it wrote and verified), then stops short of the reboot. */
 function interruptedAfterWrite(target: SshTarget, next = "it boots the new image at its next reboot"): KilnError {
   return new KilnError(`interrupted: flashcfg on ${target.host} finished, the image is written and verified; not rebooted by kiln`, { exitCode: 130, hint: next });
+}
+
+/** --try-deadline, else the board's own (a board that boots slowly needs longer), else 120 s. */
+function trialDeadline(board: Board, opts: { tryDeadline?: string | undefined }): number {
+  return opts.tryDeadline !== undefined ? Number(opts.tryDeadline) : (board.flash?.trialDeadline ?? 120);
 }
