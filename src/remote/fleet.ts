@@ -251,6 +251,8 @@ async function runWave<O extends BoardOutcome>(wave: readonly SshTarget[], run: 
     {
       concurrent: Number(run.parallel) || 4,
       exitOnError: false,
+      // listr2's own Ctrl-C handler exits at once (127): a board writing its flash must be waited for (interrupt.ts).
+      registerSignalListeners: false,
       renderer: run.json ? "silent" : "default",
       fallbackRenderer: run.json ? "silent" : "simple",
       rendererOptions: { collapseErrors: false },
