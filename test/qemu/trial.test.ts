@@ -154,7 +154,7 @@ describe("kiln flash tries the image from RAM first", () => {
     // The trial's /init armed the watchdog; then U-Boot booted the new image from flash.
     expect(after).toMatch(/kiln: trial boot [0-9a-f]+: the watchdog resets the board unless kiln confirms this system within 90 s/);
     // The board's trialCmdline reached the trial kernel: its watchdog driver kept the deadline instead of its 30 s default.
-    expect(after).toMatch(/i6300esb[^\n]*initialized\. heartbeat=90 sec/);
+    expect(after).toMatch(/i6300ESB[^\n]*initialized\. heartbeat=90 sec/);
     expect(after).toMatch(/Image Name:\s+KILNVIRT good/);
     expect(existsSync(flashFile())).toBe(true);
   }, 1_800_000);
