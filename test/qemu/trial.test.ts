@@ -127,8 +127,10 @@ describe("kiln flash tries the image from RAM first", () => {
   it("canary: three targets, the first failing: with --canary 1 the other two are never touched", async () => {
     const good = await variant("canary", (rd) => rd);
     const before = flashSha();
+    // Three different boards (the same one twice is refused before anything, see qemu-board.test.ts):
+    // the canary does not answer, the board, and an address where nothing listens.
     const r = await kiln(
-      ["flash", "--board", "qemu-virt", "--host", "127.0.0.1:1", "--host", `127.0.0.1:${port}`, "--host", `127.0.0.1:${port}`, "--identity", key, "--image", good, "--out", out, "--canary", "1", "--json"],
+      ["flash", "--board", "qemu-virt", "--host", "127.0.0.1:1", "--host", `127.0.0.1:${port}`, "--host", `127.0.0.2:${port}`, "--identity", key, "--image", good, "--out", out, "--canary", "1", "--json"],
       { env: stateEnv() },
     );
     expect(r.exitCode).not.toBe(0);
