@@ -8,11 +8,10 @@
  * The scripts and the outcome parser are pure; superviseFlashcfg is the SSH side.
  */
 import { KilnError } from "../errors.js";
+import { shellQuote as q } from "../exec.js";
 import { whileCritical } from "../interrupt.js";
 import { bootId } from "./reboot.js";
 import { Remote, type SshTarget } from "./ssh.js";
-
-const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
 
 /** flashcfg's own status file (src/flashcfg/flashcfg.sh): progress, and the outcome of the run holding its lock. */
 export const FLASHCFG_STATUS = "/run/kiln-flashcfg.status";
