@@ -79,6 +79,7 @@ function flashRunFlags(cmd: Command): Command {
     .option("--dry-run", "connect and run every pre-flight check, then print what would be done", false)
     .addOption(new Option("--no-check", "do not run kiln check after the reboot"))
     .addOption(checkedOption("--reboot-timeout <seconds>", "how long to wait for the board to come back", "seconds", "300"))
+    .option("--replace-host-key", "let the SSH host key the image (or the backup's .hostkey) brings replace the board's pinned, different key; without it such a flash is refused before writing", false)
     .option("--json", "machine-readable results", false);
 }
 
@@ -402,7 +403,12 @@ before flashcfg -y -f runs. Then the board reboots and kiln waits for a new boot
 
 With --backup, the partition (/dev/mtdN, found by name in /proc/mtd) is read
 whole to out/<board>/backup/<host>-<partition>-<time>.bin, with a .sha256
-sidecar, before anything is uploaded; a failed read stops before flashcfg.
+sidecar, before anything is uploaded, and checked: it must hold an image kiln
+restore accepts for the board, and the board's sha256sum of the partition must
+equal it; a failed read or check stops before flashcfg.
+
+A kiln image brings its build's SSH host key. When the board is pinned with
+another key, the flash is refused before writing unless --replace-host-key.
 
 Examples:
   kiln flash --board openblocks-ax3 --host 192.0.2.10 --dry-run

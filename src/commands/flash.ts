@@ -16,7 +16,7 @@ import type { StageLog } from "../exec.js";
 import { type ImageVariant, imageVariant } from "../image/board-match.js";
 import { parseUImage, type UImageHeader, verifyUImage } from "../image/uimage.js";
 import { defaultOutDir } from "../paths.js";
-import { backupFile, readPartition } from "../remote/backup.js";
+import { backupFile, checkBackup, readPartition } from "../remote/backup.js";
 import { type BoardOutcome, boardLogName, failIfAny, type FleetOptions, refuseDuplicateBoards, runOnBoards, summaryTable, targetsFrom, waveOptions } from "../remote/fleet.js";
 import { checkedIdentity, freeBytes, readProcMtd, whichFlashcfg } from "../remote/probe.js";
 import { abandonTrial, FEED, kexecParts, startTrial, trialCapability, type TrialOptions } from "../remote/trial.js";
@@ -41,6 +41,8 @@ export interface FlashRunOptions {
   backup: boolean;
   /** The host key the board will show after the reboot (else: the image's build manifest says, or the current one). */
   announcedHostKey?: string | undefined;
+  /** let the host key the image (or a backup's sidecar) brings replace the board's pinned, different one */
+  replaceHostKey?: boolean;
   /** kiln restore: the board's own firmware may carry the vendor's name and packing */
   vendorImage?: boolean;
   /** try the image from RAM first (auto: when the board can), never, or require it */
@@ -133,6 +135,7 @@ async function flashOne(
   step("connecting (host key must be known)");
   let remote = await Remote.connect(target, log);
   try {
+    refuseKeyReplacement(target, remote.hostKey, opts.announcedHostKey, opts.replaceHostKey === true);
     const id = await checkedIdentity(remote, board);
     step(`board identity: ${id.found}`);
     // The QEMU twin carries QEMU's device tree and load address: it cannot boot the real board, nor the board's own image QEMU.
@@ -160,8 +163,11 @@ async function flashOne(
       if (opts.dryRun) step(`would back up ${part.dev} "${part.name}" (${part.size} bytes) to ${file}`);
       else {
         step(`backing up ${part.dev} "${part.name}" (${part.size} bytes)`);
-        outcome.backup = { file, ...(await readPartition(remote, part, file)) };
+        const read = await readPartition(remote, part, file);
         step(`backed up ${part.dev} "${part.name}" to ${file}`);
+        await checkBackup(remote, board, part, file, read.sha256);
+        outcome.backup = { file, ...read };
+        step(`backup checked: it holds an image kiln restore accepts, and its sha256 equals the board's sha256sum of /dev/${part.dev}`);
       }
     }
     const mode = opts.try ?? "auto";
@@ -279,6 +285,21 @@ async function flashByTrial(
   const back = await rebootAndWait(r.remote, trialTarget, { timeoutMs: rebootMs, update: step });
   step("the board is back, booted from flash");
   return back;
+}
+
+/**
+ * A kiln image carries its build's SSH host key, and kiln accepts that key
+ * after the reboot because the build announced it. When the board is pinned
+ * with another key, that is a replacement of a trusted key by a file: done only
+ * when asked, and refused before anything is written.
+ */
+export function refuseKeyReplacement(target: SshTarget, pinned: string, announced: string | undefined, allowed: boolean): void {
+  if (announced === undefined || announced === pinned || allowed) return;
+  throw new KilnError(`the image brings its own SSH host key ${announced}, and ${target.label ?? target.host} is pinned with ${pinned}`, {
+    hint:
+      "nothing was written. After the flash the board would show the image's key; pass --replace-host-key to let it replace the pinned one " +
+      "(kiln then accepts exactly that key), or flash an image built in the out directory that made the board's current image (same key)",
+  });
 }
 
 /** Ctrl-C during the write: kiln waited for flashcfg's outcome (it wrote and verified), then stops short of the reboot. */

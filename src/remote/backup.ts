@@ -9,6 +9,8 @@ import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { basename, dirname, join } from "node:path";
 import { KilnError } from "../errors.js";
 import { shellQuote } from "../exec.js";
+import type { Board } from "../board/schema.js";
+import { imageVariant } from "../image/board-match.js";
 import { describeKind, parseUImage, sniffKind, UIMAGE_HEADER_SIZE, UIMAGE_MAGIC, verifyUImage } from "../image/uimage.js";
 import { BOARD_ROOT, type MtdPartition } from "./probe.js";
 import type { Remote, SshTarget } from "./ssh.js";
@@ -57,6 +59,41 @@ export async function readPartition(remote: Remote, part: MtdPartition, file: st
     return { sha256: r.sha256, bytes: r.bytes };
   } finally {
     await rm(partial, { force: true });
+  }
+}
+
+/**
+ * A backup is only worth the erase it allows if it can be put back: before
+ * flashcfg runs, the dump must hold an image `kiln restore` accepts for this
+ * board, and the board's own sha256sum of the partition must equal the dump's
+ * (a read that lost or changed bytes on the way is not a backup). Throws, with
+ * nothing written to the board.
+ */
+export async function checkBackup(remote: Remote, board: Board, part: MtdPartition, file: string, sha256: string): Promise<void> {
+  let header;
+  try {
+    header = parseUImage(uImageInPartition(await readFile(file), file));
+  } catch (err) {
+    throw new KilnError(`the backup of /dev/${part.dev} is not one kiln restore could put back: ${(err as Error).message}`, {
+      hint: `nothing was written to the board. The dump is kept (${file}); to flash anyway, run again without --backup`,
+    });
+  }
+  const { mismatches } = imageVariant(board, header, { vendorImage: true });
+  if (mismatches.length > 0) {
+    throw new KilnError(`the backup of /dev/${part.dev} holds an image kiln restore would refuse for ${board.name}: ${mismatches.join("; ")}`, {
+      hint: `nothing was written to the board. The dump is kept (${file}); to flash anyway, run again without --backup`,
+    });
+  }
+  const r = await remote.execScript(`sha256sum "${BOARD_ROOT}/dev/"${shellQuote(part.dev)}`, { timeoutMs: 600_000 });
+  const onBoard = r.code === 0 ? r.stdout.trim().split(/\s+/)[0] : undefined;
+  if (onBoard !== sha256) {
+    await Promise.all([file, `${file}.sha256`, `${file}.hostkey`].map((f) => rm(f, { force: true })));
+    throw new KilnError(
+      onBoard === undefined
+        ? `cannot compare the backup with /dev/${part.dev} on ${remote.target.host}: sha256sum exited ${r.code}`
+        : `the backup of /dev/${part.dev} does not match the partition: the board's sha256sum says ${onBoard}, the ${basename(file)} read is ${sha256}`,
+      { tail: r.stderr.trim().split("\n").slice(-5), hint: "nothing was written to the board and the backup was removed; run again (a second read is usually whole), or without --backup" },
+    );
   }
 }
 

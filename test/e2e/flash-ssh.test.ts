@@ -360,6 +360,33 @@ describe("kiln flash --backup and kiln restore", () => {
     expect(sshd.board.flashed()?.equals(old)).toBe(true);
   });
 
+  it("--backup is checked before the erase: a dump restore could not put back, or one the board's sha256sum disagrees with, stops the flash", async () => {
+    const c = freshCase("backup-checked");
+    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    sshd.board.setMtd(smallMtd);
+
+    // A partition with no image in it (a board whose flash was erased): the dump is true, but not a backup restore accepts.
+    sshd.board.setDevice("mtd1", Buffer.alloc(PART, 0xff));
+    const erased = await flash(c, [`127.0.0.1:${sshd.port}`], "--backup", "--no-check", "--json");
+    expect(erased.exitCode, all(erased)).not.toBe(0);
+    expect(erased.stderr).toMatch(/the backup of \/dev\/mtd1 is not one kiln restore could put back: .*only erased flash/);
+    expect(erased.stderr).toMatch(/nothing was written to the board. The dump is kept/);
+    const kept = readdirSync(join(c.out, "backup")).filter((f) => f.endsWith(".bin"));
+    expect(kept).toHaveLength(1);
+
+    // A read the board does not agree with: removed, never used.
+    const { dump } = await partitionWithOldImage();
+    sshd.board.setDevice("mtd1", dump);
+    sshd.board.lieAboutSha256();
+    const lied = await flash(c, [`127.0.0.1:${sshd.port}`], "--backup", "--no-check", "--json");
+    expect(lied.exitCode, all(lied)).not.toBe(0);
+    expect(lied.stderr).toMatch(/the backup of \/dev\/mtd1 does not match the partition: the board's sha256sum says/);
+    expect(readdirSync(join(c.out, "backup")).filter((f) => f.endsWith(".bin"))).toEqual(kept);
+
+    expect(sshd.board.flashcfgCalls()).toEqual([]);
+    expect(sshd.board.uploads()).toEqual([]);
+  });
+
   it("restore refuses a backup without a uImage, or one that does not match its sidecar, and sends nothing", async () => {
     const c = freshCase("restore-refused");
     trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });

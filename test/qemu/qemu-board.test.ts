@@ -349,13 +349,23 @@ describe("the qemu-virt board", () => {
     expect(brokenKey).toMatch(/^SHA256:/);
     expect(brokenKey).not.toBe(goodKey);
 
-    // The board comes back with the broken build's key: kiln accepts it only because that build announced it.
+    // The board comes back with the broken build's key: kiln accepts it only because that build announced it,
+    // and lets it replace the pinned key only when asked (trial.test.ts shows the refusal without the flag).
     // --no-try: this is the direct path's check after the reboot (trial.test.ts tries the same image first).
-    const f = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--out", broken, "--no-check", "--no-try", "--reboot-timeout", "300", "--json"], {
-      env: stateEnv(),
-    });
-    const res = JSON.parse(f.stdout) as { results: { ok: boolean; error?: string }[] };
-    expect(res.results[0]?.error).toBeUndefined();
+    // --backup: the dump of the good image is checked (restorable, sha256 as the board computes it) before the erase.
+    const f = await kiln(
+      ["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--out", broken, "--no-check", "--no-try", "--backup", "--replace-host-key", "--reboot-timeout", "300", "--json"],
+      { env: stateEnv() },
+    );
+    const res = JSON.parse(f.stdout) as { results: { ok: boolean; error?: string; steps: string[]; backup?: { file: string; sha256: string } }[] };
+    expect(res.results[0]?.error, f.stderr.slice(-2000)).toBeUndefined();
+    const steps = res.results[0]?.steps ?? [];
+    const checked = steps.findIndex((s) => s.startsWith("backup checked: it holds an image kiln restore accepts"));
+    expect(checked, steps.join("\n")).toBeGreaterThan(-1);
+    expect(checked).toBeLessThan(steps.findIndex((s) => s.startsWith("flashcfg started")));
+    const backup = res.results[0]?.backup;
+    expect(readFileSync(backup?.file ?? "").subarray(0, 64).equals(readFileSync(image).subarray(0, 64))).toBe(true);
+    expect(readFileSync(`${backup?.file ?? ""}.hostkey`, "utf8").trim()).toBe(goodKey);
     const known = JSON.parse(readFileSync(join(testWork(), "state", "known_hosts.json"), "utf8")) as Record<string, string>;
     expect(known[`[127.0.0.1]:${port}`]).toBe(brokenKey);
 

@@ -113,10 +113,14 @@ describe("kiln flash tries the image from RAM first", () => {
     const b = await kiln(["build", "--board", "qemu-virt", "--out", broken, "--authorized-key", `${key}.pub`, "--fragment", frag, "--allow-missing", "--json"]);
     expect(b.exitCode, b.stderr.slice(-2000)).toBe(0);
     const before = flashSha();
-    const r = await kiln(
-      ["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--out", broken, "--try-deadline", "90", "--reboot-timeout", "400", "--json"],
-      { env: stateEnv() },
-    );
+    const args = ["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--out", broken, "--try-deadline", "90", "--reboot-timeout", "400", "--json"];
+    // That build has a host key of its own: without --replace-host-key it may not replace the pinned one, refused before anything.
+    const refused = await kiln(args, { env: stateEnv() });
+    expect(refused.exitCode).not.toBe(0);
+    expect((JSON.parse(refused.stdout) as FlashJson).results[0]?.error).toMatch(/^the image brings its own SSH host key SHA256:\S+, and 127\.0\.0\.1 is pinned with SHA256:/);
+    expect(refused.stderr).toMatch(/--replace-host-key/);
+    expect(flashSha()).toBe(before);
+    const r = await kiln([...args, "--replace-host-key"], { env: stateEnv() });
     const res = JSON.parse(r.stdout) as FlashJson;
     expect(r.exitCode).not.toBe(0);
     expect(res.results[0]?.error).toMatch(/^trial failed: the trial system failed the check: .*Ipc namespace.*; flash untouched/);

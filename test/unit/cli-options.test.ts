@@ -70,3 +70,15 @@ describe("kiln flash's summary", () => {
     expect(flashResultText({}, true)).toBe("dry run ok");
   });
 });
+
+describe("a host key brought by an image", () => {
+  const target = { host: "192.0.2.10", port: 22, user: "root", acceptNewHostKey: false };
+  it("may replace a pinned, different key only with --replace-host-key", async () => {
+    const { refuseKeyReplacement } = await import("../../src/commands/flash.js");
+    expect(() => refuseKeyReplacement(target, "SHA256:old", "SHA256:new", false)).toThrow(/brings its own SSH host key SHA256:new, and 192\.0\.2\.10 is pinned with SHA256:old/);
+    expect(() => refuseKeyReplacement(target, "SHA256:old", "SHA256:new", true)).not.toThrow();
+    // The same key, or an image that announces none: nothing is replaced.
+    expect(() => refuseKeyReplacement(target, "SHA256:same", "SHA256:same", false)).not.toThrow();
+    expect(() => refuseKeyReplacement(target, "SHA256:old", undefined, false)).not.toThrow();
+  });
+});
