@@ -43,7 +43,7 @@ const kiln = async () => {
     user: "root",
     identity: sshd.clientKey,
     acceptNewHostKey: true,
-    knownHostsFile: join(dir, "known_hosts.json"),
+    knownHostsFile: join(dir, "known_hosts"),
   });
   try {
     await remote.putFile(file, join(sshd.board.uploadDir, "kiln.bin"));

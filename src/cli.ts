@@ -48,7 +48,7 @@ function sshFlags(cmd: Command): Command {
     .option("-u, --user <user>", "SSH user (default: the ssh configuration's User, else root)")
     .option("-i, --identity <key>", "SSH private key (default: the ssh configuration's IdentityFile, ssh-agent, then ~/.ssh/id_*)")
     .option("-F, --ssh-config <file>", "ssh configuration to read instead of ~/.ssh/config: Host aliases, HostName, User, Port, IdentityFile and ProxyJump apply as with ssh")
-    .option("--accept-new-host-key", "trust an unknown host key once (a changed key is always refused)", false);
+    .option("--accept-new-host-key", "trust an unknown host key once and pin it in kiln's known_hosts (OpenSSH's format; keys in your own known_hosts are trusted as they are; a changed key is always refused)", false);
 }
 
 /** Commands that act on many boards at once. */

@@ -111,7 +111,7 @@ export async function allCommand(opts: AllOptions): Promise<void> {
     try {
       say(`qemu: SSH up after ${formatSeconds(booted.bootSeconds)}; check: lxc-checkconfig, the built config and release, a container with ${opts.memory} and cpuset ${opts.cpus}`);
       // A known-hosts file of this boot only: the key must be exactly the one the build put in the image.
-      const knownHostsFile = join(instancePaths(opts.instance).dir, "known_hosts.json");
+      const knownHostsFile = join(instancePaths(opts.instance).dir, "known_hosts");
       await rm(knownHostsFile, { force: true });
       const remote = await Remote.connect(
         { host: "127.0.0.1", port: booted.sshPort, user: "root", identity, acceptNewHostKey: false, announcedHostKey: manifest.sshHostKey ?? undefined, knownHostsFile },

@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { InputError } from "../errors.js";
 import { capture } from "../exec.js";
+import { defaultUserKnownHosts } from "./known-hosts.js";
 import type { SshTarget } from "./ssh.js";
 
 export interface SshGConfig {
@@ -19,6 +20,8 @@ export interface SshGConfig {
   identityFiles: string[];
   /** ProxyJump hops in order, as written ([user@]host[:port]); empty when none */
   proxyJump: string[];
+  /** UserKnownHostsFile then GlobalKnownHostsFile: the keys ssh trusts for this host */
+  knownHostsFiles: string[];
 }
 
 /** `ssh -G` output: one "key value" per line, keys in lower case; IdentityFile repeats. */
@@ -33,12 +36,14 @@ export function parseSshG(text: string, home = homedir()): SshGConfig {
     else if (!one.has(key)) one.set(key, value);
   }
   const jump = one.get("proxyjump");
+  const files = (key: string) => (one.get(key) ?? "").split(/\s+/).filter((f) => f !== "" && f !== "none").map((f) => f.replace(/^~(?=\/)/, home));
   return {
     hostname: one.get("hostname") ?? "",
     user: one.get("user") ?? "",
     port: Number(one.get("port") ?? "22"),
     identityFiles,
     proxyJump: jump && jump !== "none" ? jump.split(",").map((s) => s.trim()).filter(Boolean) : [],
+    knownHostsFiles: [...files("userknownhostsfile"), ...files("globalknownhostsfile")],
   };
 }
 
@@ -62,7 +67,7 @@ export interface ResolveOptions {
 async function sshG(host: string, configFile: string | undefined): Promise<SshGConfig> {
   const r = await capture("ssh", [...(configFile ? ["-F", configFile] : []), "-G", "--", host], { timeoutMs: 10_000 });
   // No OpenSSH client on this machine: no configuration to honour (unless one was named).
-  if (r.missing && !configFile) return { hostname: host, user: "", port: 22, identityFiles: [], proxyJump: [] };
+  if (r.missing && !configFile) return { hostname: host, user: "", port: 22, identityFiles: [], proxyJump: [], knownHostsFiles: defaultUserKnownHosts() };
   if (r.exitCode !== 0) {
     throw new InputError(`the ssh configuration for ${host} cannot be read: ${String(r.stderr).trim().split("\n").slice(-2).join(" ")}`, `check ${configFile ?? "~/.ssh/config"} (ssh -G ${host} shows what ssh makes of it)`);
   }
@@ -98,6 +103,7 @@ export async function resolveSshTarget(t: SshTarget, o: ResolveOptions, depth = 
     user,
     ...(identity ? { identity } : {}),
     ...(via ? { via } : {}),
+    userKnownHostsFiles: c.knownHostsFiles,
     label: t.label ?? t.host,
   };
 }

@@ -9,10 +9,10 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
+import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm, type SFTPWrapper } from "ssh2";
 import { InputError, KilnError } from "../errors.js";
 import { shellQuote, type StageLog } from "../exec.js";
-import { fingerprint, hostId, judgeHostKey, type HostKeyVerdict, loadKnownHosts, saveKnownHost } from "./known-hosts.js";
+import { defaultUserKnownHosts, fingerprint, hostId, hostKeyAlgorithms, judgeHostKey, type HostKeyVerdict, loadPins, publicKeyLine, saveKnownHost } from "./known-hosts.js";
 
 export interface SshTarget {
   host: string;
@@ -23,7 +23,10 @@ export interface SshTarget {
   acceptNewHostKey: boolean;
   /** the fingerprint the board will show after booting a freshly flashed kiln image */
   announcedHostKey?: string;
+  /** kiln's own pins (default: known_hosts in its state directory) */
   knownHostsFile?: string;
+  /** the user's known_hosts files, trusted read-only (ssh -G's UserKnownHostsFile and GlobalKnownHostsFile) */
+  userKnownHostsFiles?: readonly string[];
   /** judge the host key, but learn nothing (the systems of a kexec trial come and go) */
   knownHostsReadOnly?: boolean;
   readyTimeoutMs?: number;
@@ -111,10 +114,12 @@ export class Remote {
   }
 
   static async connect(target: SshTarget, log?: StageLog): Promise<Remote> {
-    const known = await loadKnownHosts(target.knownHostsFile);
     const id = hostId(target.host, target.port);
+    // A target kiln made itself (a QEMU instance with its own file) trusts only that file.
+    const pins = await loadPins(id, target.knownHostsFile, target.userKnownHostsFiles ?? (target.knownHostsFile ? [] : defaultUserKnownHosts()));
     let verdict: HostKeyVerdict | undefined;
     let seen = "";
+    let seenKey = "";
     const client = new Client();
     const config: ConnectConfig = {
       host: target.host,
@@ -127,9 +132,12 @@ export class Remote {
       keepaliveCountMax: 3,
       hostVerifier: (key: Buffer) => {
         seen = fingerprint(key);
-        verdict = judgeHostKey(known, id, seen, target.acceptNewHostKey, target.announcedHostKey);
+        seenKey = publicKeyLine(key);
+        verdict = judgeHostKey(pins, seen, target.acceptNewHostKey, target.announcedHostKey);
         return verdict.ok;
       },
+      // As ssh does: ask for the kind of key that is pinned, so an RSA pin is not met with an ed25519 key.
+      ...(pins.types.length > 0 ? { algorithms: { serverHostKey: hostKeyAlgorithms(pins.types) as ServerHostKeyAlgorithm[] } } : {}),
     };
     if (target.password !== undefined) config.password = target.password;
     const key = target.identity
@@ -167,14 +175,17 @@ export class Remote {
         });
       }
       if (v && !v.ok && v.reason === "changed") {
-        throw new KilnError(`host key of ${id} CHANGED: it is now ${seen}, kiln knows ${v.expected ?? "?"}`, {
-          hint: `this is refused always. If the board was reinstalled, remove its entry from ${target.knownHostsFile ?? "kiln's known_hosts.json"}`,
+        throw new KilnError(`host key of ${id} CHANGED: it is now ${seen}, ${pins.from ?? "kiln's known_hosts"} has ${v.expected ?? "?"}`, {
+          hint: `this is refused always. If the board was reinstalled, remove its entry: ssh-keygen -R '${id}' -f ${pins.from ?? "FILE"}`,
         });
+      }
+      if (v && !v.ok && v.reason === "revoked") {
+        throw new KilnError(`host key of ${id} is marked @revoked in a known_hosts file: ${seen}`, { hint: "this is refused always" });
       }
       throw new KilnError(`cannot connect to ${target.user}@${id}: ${err.message}`, { hint: "check the host, port, user and key (--identity)" });
     });
     const v = verdict as HostKeyVerdict | undefined;
-    if (v?.ok && v.learned && !target.knownHostsReadOnly) await saveKnownHost(id, seen, target.knownHostsFile);
+    if (v?.ok && v.learned && !target.knownHostsReadOnly) await saveKnownHost(id, seenKey, target.knownHostsFile);
     return new Remote(client, target, seen, log, jump);
   }
 

@@ -101,7 +101,7 @@ describe("kiln deploy over SSH to a stand-in board", () => {
 
   it("on a system kiln did not build: writes the container files, installs the missing packages, leaves boot files alone, and a second run changes nothing", async () => {
     const c = freshCase("twice");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     sshd.board.setInstalled(["lxc", "busybox"]);
 
     // No --board: the board is found by the model it reports.
@@ -142,7 +142,7 @@ describe("kiln deploy over SSH to a stand-in board", () => {
 
   it("reports a file edited on the board and puts it back; a mode change is only a chmod; --dry-run touches nothing", async () => {
     const c = freshCase("edited");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     sshd.board.setInstalled(packages);
     // A kiln root: all of kiln's files are deployed, boot files included.
     makeKilnRoot();
@@ -169,7 +169,7 @@ describe("kiln deploy over SSH to a stand-in board", () => {
 
   it("refuses a board of another model, and one it cannot identify, before writing anything", async () => {
     const c = freshCase("wrong-model");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     sshd.board.setModel("Something Else");
     const given = await deploy(c, "--board", "qemu-virt");
     expect(given.exitCode, all(given)).not.toBe(0);
@@ -183,7 +183,7 @@ describe("kiln deploy over SSH to a stand-in board", () => {
 
   it("deploys to every board of an inventory, one unreachable: the other is done, the table lists both, the exit code says failure", async () => {
     const c = freshCase("many");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     sshd.board.setInstalled(packages);
     makeKilnRoot();
     const dead = await freePort();

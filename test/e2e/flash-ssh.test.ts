@@ -95,6 +95,10 @@ describe("kiln flash over SSH to a stand-in board", () => {
     expect(accepted.stdout).toContain(`would upload to a private directory in ${sshd.board.uploadDir}`);
     expect(accepted.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1:${sshd.port}\\s+dry run ok$`, "m"));
     expect(knownHosts(c)).toEqual({ [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    // The pin is OpenSSH's known_hosts: ssh itself, strict, trusts the board through kiln's file.
+    const viaSsh = await execa("ssh", ["-i", sshd.clientKey, "-p", String(sshd.port), "-o", `UserKnownHostsFile=${join(c.state, "known_hosts")}`, "-o", "StrictHostKeyChecking=yes",
+      "-o", "GlobalKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "root@127.0.0.1", "true"], { reject: false });
+    expect(viaSsh.exitCode, viaSsh.stderr).toBe(0);
     expect(sshd.board.uploads()).toEqual([]);
     expect(sshd.board.flashcfgCalls()).toEqual([]);
     expect(sshd.board.rebootCalls()).toBe(0);
@@ -107,13 +111,36 @@ describe("kiln flash over SSH to a stand-in board", () => {
     expect(sshd.board.uploads()).toEqual([]);
   });
 
+  it("trusts the keys of the user's own known_hosts (hashed, as ssh-keyscan -H writes them) and refuses a different one there", async () => {
+    const c = freshCase("user-known-hosts");
+    const dir = join(c.state, "..");
+    const userKh = join(dir, "user_known_hosts");
+    const cfg = join(dir, "ssh_config");
+    writeFileSync(cfg, `Host 127.0.0.1\n  UserKnownHostsFile ${userKh}\n  GlobalKnownHostsFile /dev/null\n`);
+    const scanned = await execa("ssh-keyscan", ["-H", "-t", "ed25519", "-p", String(sshd.port), "127.0.0.1"]);
+    writeFileSync(userKh, scanned.stdout);
+    expect(scanned.stdout).toMatch(/^\|1\|/);
+
+    const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--dry-run", "--ssh-config", cfg);
+    expect(r.exitCode, all(r)).toBe(0);
+    // Trusted from the user's file, not copied into kiln's.
+    expect(knownHosts(c)).toEqual({});
+
+    const other = await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "other_key")]);
+    expect(other.exitCode).toBe(0);
+    writeFileSync(userKh, `[127.0.0.1]:${sshd.port} ${readFileSync(join(dir, "other_key.pub"), "utf8")}`);
+    const changed = await flash(c, [`127.0.0.1:${sshd.port}`], "--dry-run", "--ssh-config", cfg, "--accept-new-host-key");
+    expect(changed.exitCode, all(changed)).not.toBe(0);
+    expect(changed.stderr).toContain(`CHANGED: it is now ${sshd.hostKeyFingerprint}, ${userKh} has SHA256:`);
+  });
+
   it("refuses a changed host key, even with --accept-new-host-key", async () => {
     // Its own server: restarting with a new key must not disturb the other cases.
     const other = await startSshd();
     try {
       const c = freshCase("changed-key");
       const oldKey = other.hostKeyFingerprint;
-      trust(c, { [hostId(other.port)]: oldKey });
+      trust(c, { [hostId(other.port)]: other.hostPublicKey });
       const args = ["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${other.port}`, "--identity", other.clientKey, "--image", image,
         "--out", c.out, "--remote-dir", other.board.uploadDir, "--dry-run"];
       const before = await kiln(args, { env: { KILN_STATE_DIR: c.state } });
@@ -142,7 +169,7 @@ describe("kiln flash over SSH to a stand-in board", () => {
     const proxy = await startTcpProxy(sshd.port);
     try {
       const c = freshCase("cut-upload");
-      trust(c, { [hostId(proxy.port)]: sshd.hostKeyFingerprint });
+      trust(c, { [hostId(proxy.port)]: sshd.hostPublicKey });
       const target = `127.0.0.1:${proxy.port}`;
       // Everything kiln sends before the upload, measured: the cut then lands a known distance into the image.
       const dry = await flash(c, [target], "--dry-run");
@@ -176,7 +203,7 @@ describe("kiln flash over SSH to a stand-in board", () => {
 
   it("refuses an upload whose sha256 on the board does not match, and never runs flashcfg", async () => {
     const c = freshCase("bad-sum");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     sshd.board.lieAboutSha256();
     const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--no-check", "--reboot-timeout", "5");
     expect(r.exitCode, all(r)).not.toBe(0);
@@ -189,7 +216,7 @@ describe("kiln flash over SSH to a stand-in board", () => {
 
   it("reports flashcfg's failure with its output and does not reboot the board", async () => {
     const c = freshCase("flashcfg-fails");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     sshd.board.failFlashcfg(1, "flashcfg: checking image\nfile size exceeds MAX kernel SIZE\n");
     const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--no-check", "--reboot-timeout", "5", "--json");
     expect(r.exitCode, all(r)).not.toBe(0);
@@ -207,7 +234,7 @@ describe("kiln flash over SSH to a stand-in board", () => {
 
   it("reports a board that does not come back after the reboot", async () => {
     const c = freshCase("reboot-timeout");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     const started = Date.now();
     const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--reboot-timeout", "5", "--no-check");
     expect(r.exitCode, all(r)).not.toBe(0);
@@ -223,7 +250,7 @@ describe("kiln flash over SSH to a stand-in board", () => {
 
   it("refuses a board of another model before uploading, saying what it found and expected", async () => {
     const c = freshCase("wrong-model");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     sshd.board.setModel("Something Else");
     const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--no-check", "--reboot-timeout", "5");
     expect(r.exitCode, all(r)).not.toBe(0);
@@ -235,7 +262,7 @@ describe("kiln flash over SSH to a stand-in board", () => {
 
   it("refuses a board without the image partition, naming what /proc/mtd shows", async () => {
     const c = freshCase("no-partition");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     sshd.board.setMtd('dev:    size   erasesize  name\nmtd0: 00100000 00010000 "u-boot"\nmtd1: 00020000 00010000 "u-boot-env"\n');
     const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--no-check", "--reboot-timeout", "5");
     expect(r.exitCode, all(r)).not.toBe(0);
@@ -256,14 +283,14 @@ describe("kiln flash over SSH to a stand-in board", () => {
 
     it("--host twice: the other still passes, the summary lists both, the exit code says failure", async () => {
       const c = freshCase("many");
-      trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+      trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
       const dead = await freePort();
       expectOneOfTwo(await flash(c, [`127.0.0.1:${sshd.port}`, `127.0.0.1:${dead}`], "--dry-run"), sshd.port, dead);
     });
 
     it("--inventory: the same, from a file", async () => {
       const c = freshCase("inventory");
-      trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+      trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
       const dead = await freePort();
       const inventory = join(c.state, "..", "boards.yaml");
       writeFileSync(inventory, `- {host: 127.0.0.1, port: ${sshd.port}}\n- {host: 127.0.0.1, port: ${dead}}\n`);
@@ -274,7 +301,7 @@ describe("kiln flash over SSH to a stand-in board", () => {
   it("writes no key material or passwords to the per-host logs or the JSON output", async () => {
     expect(process.env.SSH_AUTH_SOCK).toBeUndefined();
     const c = freshCase("secrets");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     // A whole flash, reconnects included, so the logs hold as much as kiln ever writes.
     const r = await flash(c, [`127.0.0.1:${sshd.port}`], "--no-check", "--reboot-timeout", "5", "--json");
     expect(sshd.board.flashcfgCalls().length, all(r)).toBe(1);
@@ -329,7 +356,7 @@ describe("kiln flash --backup and kiln restore", () => {
 
   it("--backup saves the whole partition with a sha256 sidecar before flashcfg, and restore flashes the image in it back", async () => {
     const c = freshCase("backup");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     sshd.board.setMtd(smallMtd);
     const { old, dump } = await partitionWithOldImage();
     sshd.board.setDevice("mtd1", dump);
@@ -362,7 +389,7 @@ describe("kiln flash --backup and kiln restore", () => {
 
   it("--backup is checked before the erase: a dump restore could not put back, or one the board's sha256sum disagrees with, stops the flash", async () => {
     const c = freshCase("backup-checked");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     sshd.board.setMtd(smallMtd);
 
     // A partition with no image in it (a board whose flash was erased): the dump is true, but not a backup restore accepts.
@@ -389,7 +416,7 @@ describe("kiln flash --backup and kiln restore", () => {
 
   it("restore refuses a backup without a uImage, or one that does not match its sidecar, and sends nothing", async () => {
     const c = freshCase("restore-refused");
-    trust(c, { [hostId(sshd.port)]: sshd.hostKeyFingerprint });
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
     const dir = join(c.out, "backup");
     mkdirSync(dir, { recursive: true });
 

@@ -16,6 +16,7 @@ import { cacheDir } from "../../src/paths.js";
 import { kiln, kilnProcess, testWork } from "../support/cli.js";
 import { e2eKey, ensureE2eKey } from "../support/e2e-key.js";
 import { seedBuildDir } from "../support/seed-build.js";
+import { knownHosts } from "../support/ssh-case.js";
 import { startSshd } from "../support/sshd.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 
@@ -366,7 +367,7 @@ describe("the qemu-virt board", () => {
     const backup = res.results[0]?.backup;
     expect(readFileSync(backup?.file ?? "").subarray(0, 64).equals(readFileSync(image).subarray(0, 64))).toBe(true);
     expect(readFileSync(`${backup?.file ?? ""}.hostkey`, "utf8").trim()).toBe(goodKey);
-    const known = JSON.parse(readFileSync(join(testWork(), "state", "known_hosts.json"), "utf8")) as Record<string, string>;
+    const known = knownHosts({ state: join(testWork(), "state"), out });
     expect(known[`[127.0.0.1]:${port}`]).toBe(brokenKey);
 
     const r = await kiln(["check", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--out", broken, "--no-proof"], { env: stateEnv() });

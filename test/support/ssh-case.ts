@@ -3,7 +3,8 @@
  * its own kiln state directory (known hosts, logs) and output directory, so that
  * cases never see each other's trusted keys.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import type { KilnRun } from "./cli.js";
 
@@ -22,14 +23,21 @@ export function newCase(work: string, name: string): Case {
 /** How kiln names a loopback board in its known hosts. */
 export const hostId = (port: number) => `[127.0.0.1]:${port}`;
 
+/** kiln's pins, host to fingerprint, as OpenSSH's own ssh-keygen reads the file (the format is OpenSSH's). */
 export function knownHosts(c: Case): Record<string, string> {
-  const file = join(c.state, "known_hosts.json");
-  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string>) : {};
+  const file = join(c.state, "known_hosts");
+  if (!existsSync(file)) return {};
+  const listed = execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", file], { encoding: "utf8" });
+  return Object.fromEntries(listed.trim().split("\n").filter(Boolean).map((l) => {
+    const [, fp = "", host = ""] = l.split(" ");
+    return [host, fp];
+  }));
 }
 
-/** Pre-trust host keys the way kiln records them, so a case starts past the host-key step. */
+/** Pre-trust host keys ("ssh-ed25519 AAAA...") the way kiln records them, so a case starts past the host-key step. */
 export function trust(c: Case, entries: Record<string, string>): void {
-  writeFileSync(join(c.state, "known_hosts.json"), `${JSON.stringify({ ...knownHosts(c), ...entries }, null, 2)}\n`);
+  const lines = Object.entries(entries).map(([host, key]) => `${host} ${key}\n`);
+  appendFileSync(join(c.state, "known_hosts"), lines.join(""));
 }
 
 /** Everything a run printed, for an assertion's failure message. */

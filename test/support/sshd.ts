@@ -53,6 +53,8 @@ export interface Sshd {
   readonly port: number;
   /** OpenSSH's own fingerprint of the current host key (ssh-keygen -lf). */
   readonly hostKeyFingerprint: string;
+  /** The host key as a public key line ("ssh-ed25519 AAAA..."), what a known_hosts entry holds. */
+  readonly hostPublicKey: string;
   /** Path of the client's private key, authorized on the server. */
   readonly clientKey: string;
   readonly root: string;
@@ -300,6 +302,9 @@ export async function startSshd(): Promise<Sshd> {
     port,
     get hostKeyFingerprint() {
       return fingerprint;
+    },
+    get hostPublicKey() {
+      return readFileSync(join(dir, "ssh_host_ed25519_key.pub"), "utf8").split(" ").slice(0, 2).join(" ");
     },
     clientKey,
     root,

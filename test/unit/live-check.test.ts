@@ -1,35 +1,6 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { configDifferences, cpuSharesToWeight, cpusetSize, judgeLxcfs, memoryBytes, parseProof } from "../../src/check/live.js";
 import { parseConfig } from "../../src/kconfig/dotconfig.js";
-import { fingerprint, hostId, judgeHostKey, loadKnownHosts, saveKnownHost } from "../../src/remote/known-hosts.js";
-
-describe("host keys", () => {
-  const fp = fingerprint(Buffer.from("key-a"));
-  it("fingerprints like OpenSSH (SHA256, base64 without padding)", () => {
-    expect(fp).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
-  });
-  it("refuses an unknown key unless told to trust it once", () => {
-    expect(judgeHostKey({}, "h", fp, false)).toEqual({ ok: false, reason: "unknown" });
-    expect(judgeHostKey({}, "h", fp, true)).toEqual({ ok: true, learned: true });
-  });
-  it("accepts the known key, always refuses a changed one", () => {
-    expect(judgeHostKey({ h: fp }, "h", fp, false)).toEqual({ ok: true, learned: false });
-    const other = fingerprint(Buffer.from("key-b"));
-    expect(judgeHostKey({ h: fp }, "h", other, true)).toEqual({ ok: false, reason: "changed", expected: fp });
-    // After flashing a kiln image, the key its manifest announces replaces the old one; no other does.
-    expect(judgeHostKey({ h: fp }, "h", other, false, other)).toEqual({ ok: true, learned: true });
-    expect(judgeHostKey({ h: fp }, "h", fp, false, other)).toEqual({ ok: true, learned: false });
-    expect(judgeHostKey({ h: fp }, "h", "SHA256:third", false, other)).toEqual({ ok: false, reason: "changed", expected: fp });
-  });
-  it("names hosts as OpenSSH does", () => {
-    expect(hostId("board", 22)).toBe("board");
-    expect(hostId("127.0.0.1", 2222)).toBe("[127.0.0.1]:2222");
-  });
-});
 
 describe("live check parsing", () => {
   it("reads the proof script's lines through a pty's CRs and noise", () => {
@@ -80,32 +51,5 @@ describe("the limits of seeds 000, 002 and 003", () => {
     expect(judgeLxcfs("lxcfs-cpus", "container=1 board=2", limits).ok).toBe(true);
     expect(judgeLxcfs("lxcfs-cpus", "container=2 board=2", limits).ok).toBe(false);
     expect(judgeLxcfs("lxcfs-cpus", "container= board=2", limits).ok).toBe(false);
-  });
-});
-
-describe("kiln's known hosts file", () => {
-  it("keeps every key learned by parallel connections", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "kiln-kh-")), "known_hosts.json");
-    await Promise.all(Array.from({ length: 20 }, (_, i) => saveKnownHost(`[127.0.0.1]:${2200 + i}`, `SHA256:k${i}`, file)));
-    expect(Object.keys(await loadKnownHosts(file))).toHaveLength(20);
-  });
-
-  it("keeps every key saved by separate processes at once", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "kiln-kh-")), "known_hosts.json");
-    const mod = new URL("../../src/remote/known-hosts.ts", import.meta.url).pathname;
-    const script = (i: number) =>
-      `(async () => { const { saveKnownHost } = await import(${JSON.stringify(mod)}); for (let j = 0; j < 5; j++) await saveKnownHost("[10.0.0.${i}]:" + (2200 + j), "SHA256:p${i}k" + j, ${JSON.stringify(file)}); })();`;
-    await Promise.all([1, 2, 3].map((i) => execa("npx", ["tsx", "-e", script(i)], { reject: true })));
-    expect(Object.keys(await loadKnownHosts(file))).toHaveLength(15);
-  }, 60_000);
-
-  it("a file that cannot be parsed is an error, never an empty list that the next save would write over", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "kiln-kh-")), "known_hosts.json");
-    writeFileSync(file, '{ "board-1": "SHA256:abc", ');
-    await expect(loadKnownHosts(file)).rejects.toThrow(/is not valid JSON/);
-    await expect(saveKnownHost("board-2", "SHA256:def", file)).rejects.toThrow(/is not valid JSON/);
-    expect(readFileSync(file, "utf8")).toBe('{ "board-1": "SHA256:abc", ');
-    writeFileSync(file, '["SHA256:abc"]');
-    await expect(loadKnownHosts(file)).rejects.toThrow(/not a list of pinned keys/);
   });
 });

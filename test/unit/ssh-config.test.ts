@@ -29,8 +29,15 @@ writeFileSync(
 
 describe("ssh -G output", () => {
   it("takes the first value of a key, every IdentityFile, and the jump hops", () => {
-    const c = parseSshG("hostname 10.0.0.5\nuser admin\nport 2222\nidentityfile ~/.ssh/a\nidentityfile /k/b\nproxyjump a@j1,j2:2200\n", "/home/u");
-    expect(c).toEqual({ hostname: "10.0.0.5", user: "admin", port: 2222, identityFiles: ["/home/u/.ssh/a", "/k/b"], proxyJump: ["a@j1", "j2:2200"] });
+    const c = parseSshG(
+      "hostname 10.0.0.5\nuser admin\nport 2222\nidentityfile ~/.ssh/a\nidentityfile /k/b\nproxyjump a@j1,j2:2200\nuserknownhostsfile ~/.ssh/known_hosts /lab/kh\nglobalknownhostsfile /etc/ssh/ssh_known_hosts\n",
+      "/home/u",
+    );
+    expect(c).toEqual({
+      hostname: "10.0.0.5", user: "admin", port: 2222, identityFiles: ["/home/u/.ssh/a", "/k/b"], proxyJump: ["a@j1", "j2:2200"],
+      knownHostsFiles: ["/home/u/.ssh/known_hosts", "/lab/kh", "/etc/ssh/ssh_known_hosts"],
+    });
+    expect(parseSshG("hostname h\nuserknownhostsfile none\n").knownHostsFiles).toEqual([]);
     expect(parseSshG("hostname h\nproxyjump none\n").proxyJump).toEqual([]);
   });
 
