@@ -463,6 +463,8 @@ netFlags(
   .option("--profile <name-or-file>", "rootfs profile whose packages are installed (rootfs/profiles/: default, minimal, or a file)")
   .addOption(new Option("--no-packages", "leave packages alone: files only"))
   .option("--dry-run", "connect, compare, and print what would change", false)
+  .addOption(new Option("--no-apply-network", "write a changed /etc/network/interfaces but leave the running network as it is (it applies at the next boot)"))
+  .addOption(checkedOption("--net-confirm <seconds>", "how long a board with a new network waits for kiln to reach it again before it puts the old network back", "seconds", "60"))
   .option("--json", "machine-readable results", false)
   .addHelpText(
     "after",
@@ -481,6 +483,12 @@ network/interfaces) are written only on a root kiln built (its /init is kiln's);
 on any other system only the container files (/etc/lxc, /etc/default/lxc-net)
 are. On a RAM-disk root (kiln's images) changes last until the next reboot:
 rebuild and flash the image to keep them.
+
+A changed /etc/network/interfaces (--net veth|macvlan, --address) is applied at
+once, safely: a detached script on the board takes the old network down as the
+old file defined it, brings the new one up, and waits for kiln to log in again
+over it and confirm; unconfirmed within --net-confirm seconds, the board puts
+its old file and network back by itself, and kiln says so.
 
 Examples:
   kiln deploy --host 192.0.2.10 --dry-run

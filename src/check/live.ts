@@ -124,7 +124,7 @@ const PROOF_LABELS: Record<string, string> = {
   "dev-loop": "device grant: a file on /dev/loop0",
   "dev-tun": "device grant: /dev/net/tun",
   "dev-deny": "a device outside the grants is refused",
-  bridge: "reachable over br0 (veth)",
+  bridge: "reachable from the board over the container network (veth on br0, or macvlan)",
   cleanup: "container removed",
 };
 
@@ -166,8 +166,16 @@ export async function checkLive(remote: Remote, opts: LiveOptions): Promise<Live
 
   const mounts = await remote.execScript("grep -E ' (cgroup2|cgroup) ' /proc/mounts");
   add({ id: "cgroup-mount", label: "cgroups mounted", need: "required", ok: mounts.stdout.trim() !== "", detail: mounts.stdout.trim().split("\n")[0] ?? "none" });
-  const br = await remote.execScript("ip -o link show br0 2>&1");
-  add({ id: "br0", label: "bridge br0 exists", need: "required", ok: br.code === 0, detail: br.stdout.trim().split("\n")[0] ?? "" });
+  // The containers' network as LXC's default.conf says (kiln renders it): veth on br0, or macvlan on the NIC.
+  const net = await remote.execScript("sed -n 's/^lxc.net.0.\\(type\\|link\\) *= *//p' /etc/lxc/default.conf 2>/dev/null");
+  const [netType = "veth", netLink = "br0"] = net.stdout.trim().split("\n");
+  if (netType === "macvlan") {
+    const up = await remote.exec(["ip", "-o", "link", "show", netLink]);
+    add({ id: "macvlan-link", label: `macvlan parent ${netLink} is up`, need: "required", ok: up.code === 0 && /[<,]UP[,>]/.test(up.stdout), detail: (up.stdout || up.stderr).trim().split("\n")[0] ?? "" });
+  } else {
+    const br = await remote.execScript("ip -o link show br0 2>&1");
+    add({ id: "br0", label: "bridge br0 exists", need: "required", ok: br.code === 0, detail: br.stdout.trim().split("\n")[0] ?? "" });
+  }
 
   // LXC pivots a container's root away only from a real filesystem: on the initramfs itself it falls back to chroot.
   const root = await remote.execScript("awk '$2 == \"/\" { t = $3 } END { print t }' /proc/mounts");

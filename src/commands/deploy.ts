@@ -10,7 +10,8 @@ import type { Board } from "../board/schema.js";
 import { InputError, KilnError } from "../errors.js";
 import type { StageLog } from "../exec.js";
 import { stateDir } from "../paths.js";
-import { applyDeploy, changes, deployFiles, type FileAction, packageState, planDeploy, readFiles } from "../remote/deploy.js";
+import { applyDeploy, changes, deployFiles, type FileAction, NETWORK_FILE, packageState, planDeploy, readFiles, writes } from "../remote/deploy.js";
+import { applyNetworkLive, saveRunningNetwork } from "../remote/net-apply.js";
 import { BoardFiles } from "../remote/files.js";
 import { type BoardOutcome, boardLogName, failIfAny, type FleetOptions, refuseDuplicateBoards, runOnBoards, summaryTable, targetsFrom, waveOptions } from "../remote/fleet.js";
 import { matchIdentity } from "../board/identity.js";
@@ -28,6 +29,10 @@ export interface DeployOptions extends FleetOptions {
   dns?: string[];
   packages: boolean;
   dryRun: boolean;
+  /** apply a changed /etc/network/interfaces to the running board (confirm or revert) */
+  applyNetwork?: boolean;
+  /** seconds the board waits for kiln on its new network before it reverts */
+  netConfirm?: string;
 }
 
 interface Outcome extends BoardOutcome {
@@ -37,6 +42,10 @@ interface Outcome extends BoardOutcome {
   files: { path: string; action: FileAction; why: string }[];
   skipped: { path: string; why: string }[];
   packages?: { installed: string[]; present: string[] } | { skipped: string; wanted: string[] };
+  /** how a changed network file reached the running board */
+  network?: "applied" | "next boot";
+  /** the board's root is in RAM (a kiln image): what was written is gone after a reboot */
+  untilReboot?: boolean;
 }
 
 export async function deployCommand(opts: DeployOptions): Promise<void> {
@@ -100,7 +109,7 @@ async function whichBoard(remote: Remote, c: DeployContext): Promise<{ board: Bo
 
 async function deployOne(t: SshTarget, c: DeployContext, log: StageLog, outcome: Outcome, step: (s: string) => void): Promise<void> {
   step("connecting (host key must be known)");
-  const remote = await Remote.connect(t, log);
+  let remote = await Remote.connect(t, log);
   try {
     const uid = (await remote.exec(["id", "-u"])).stdout.trim();
     if (uid !== "0") throw new KilnError(`${t.user}@${t.host} is not root (uid ${uid || "?"}): deploy writes /etc and runs apt-get`, { hint: "log in as root (--user root)" });
@@ -120,6 +129,7 @@ async function deployOne(t: SshTarget, c: DeployContext, log: StageLog, outcome:
     const { files: wanted, skipped } = await deployFiles(ctx, kilnRoot);
     outcome.skipped = skipped;
     const files = await BoardFiles.open(remote);
+    let network: string | undefined;
     try {
       step("comparing files and packages with the board");
       const current = await readFiles(files, root, wanted);
@@ -134,10 +144,19 @@ async function deployOne(t: SshTarget, c: DeployContext, log: StageLog, outcome:
         step(`would change ${n.files} file(s) and install ${n.packages} package(s)`);
         return;
       }
+      const newNetwork = kilnRoot && writes(plan).some((f) => f.path === NETWORK_FILE);
+      if (newNetwork && c.opts.applyNetwork !== false) network = await saveRunningNetwork(remote);
       await applyDeploy(remote, files, root, plan, step);
+      if (newNetwork) outcome.network = network ? "applied" : "next boot";
       step(outcome.changed ? `changed ${n.files} file(s), installed ${n.packages} package(s)` : "nothing to change");
     } finally {
       files.close();
+    }
+    if (network) remote = await applyNetworkLive(remote, t, network, { confirmSeconds: Number(c.opts.netConfirm ?? "60"), step });
+    else if (outcome.network === "next boot") step(`/${NETWORK_FILE} written: the running network is unchanged until the next boot`);
+    if (outcome.changed && (await remote.execScript(`[ -e "${BOARD_ROOT}/.kiln-tmpfs-root" ]`)).code === 0) {
+      outcome.untilReboot = true;
+      step("the board's root is in RAM (a kiln image): these changes last until its next reboot; rebuild and flash the image to keep them");
     }
   } finally {
     remote.close();

@@ -74,6 +74,8 @@ export function changes(plan: DeployPlan): { files: number; packages: number } {
   return { files: plan.files.filter((f) => f.action !== "unchanged").length, packages: plan.packages.kind === "apt" ? plan.packages.install.length : 0 };
 }
 
+export const NETWORK_FILE = "etc/network/interfaces";
+
 /** What a system needs to boot and be reached: kiln rewrites these only on a root it built. */
 export const BOOT_FILES = ["init", "etc/inittab", "etc/fstab", "etc/hostname", "etc/hosts", "etc/network/interfaces"] as const;
 

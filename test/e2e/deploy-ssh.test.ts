@@ -16,6 +16,8 @@ import { READY_MARKER, renderTemplates, type RenderedFile, templateContext } fro
 import { kiln, type KilnRun, testWork } from "../support/cli.js";
 import { all, type Case, hostId, newCase, trust } from "../support/ssh-case.js";
 import { freePort, QEMU_VIRT_MODEL, type Sshd, startSshd } from "../support/sshd.js";
+import { startTcpProxy } from "../support/tcp-proxy.js";
+import { execa } from "execa";
 
 let sshd: Sshd;
 let work: string;
@@ -41,6 +43,8 @@ interface DeployJson {
     files: { path: string; action: string; why: string }[];
     skipped: { path: string; why: string }[];
     packages?: { installed: string[]; present: string[] };
+    network?: string;
+    steps: string[];
     error?: string;
   }[];
 }
@@ -200,4 +204,67 @@ describe("kiln deploy over SSH to a stand-in board", () => {
     expect(log).toContain("dpkg-query");
     expect(log).not.toContain("PRIVATE KEY");
   });
+  it("a new network on a kiln root is applied at once: the old one taken down as its file defined it, the new one up, confirmed over it", async () => {
+    const c = freshCase("net-apply");
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
+    sshd.board.setInstalled(packages);
+    makeKilnRoot();
+    // No network file yet: nothing runs to take down, it applies at the next boot.
+    const first = json(await deploy(c, "--board", "qemu-virt", "--json")).results[0];
+    expect(first?.network).toBe("next boot");
+    expect(sshd.board.ifupdownCalls()).toEqual([]);
+    const before = readFileSync(onBoard("etc/network/interfaces"), "utf8");
+
+    const r = await deploy(c, "--board", "qemu-virt", "--net", "macvlan", "--json");
+    expect(r.exitCode, all(r)).toBe(0);
+    const res = json(r).results[0];
+    expect(res?.network).toBe("applied");
+    expect(res?.files.find((f) => f.path === "etc/network/interfaces")?.action).toBe("update");
+    expect(res?.steps).toContain("network: the board answers on its new network (confirmed)");
+    const calls = sshd.board.ifupdownCalls();
+    expect(calls[0]).toMatch(/^ifdown -a --force -i \/tmp\/kiln-net\.\w+\/old$/);
+    expect(calls.slice(1)).toEqual([`ifup -a -i ${onBoard("etc/network/interfaces")}`]);
+    // What ifdown read was the file the running network came from; the private directory is gone.
+    expect(readFileSync(onBoard("etc/network/interfaces"), "utf8")).not.toBe(before);
+    expect(existsSync(calls[0]?.split(" -i ")[1] ?? "")).toBe(false);
+  });
+
+  it("a new network that does not carry kiln's connection is put back by the board itself, and kiln says so", async () => {
+    const c = freshCase("net-revert");
+    sshd.board.setInstalled(packages);
+    makeKilnRoot();
+    const proxy = await startTcpProxy(sshd.port);
+    try {
+      trust(c, { [hostId(proxy.port)]: sshd.hostPublicKey });
+      const viaProxy = (...extra: string[]) =>
+        kiln(["deploy", "--host", `127.0.0.1:${proxy.port}`, "--identity", sshd.clientKey, "--board", "qemu-virt", ...extra], { env: { KILN_STATE_DIR: c.state } });
+      expect((await viaProxy()).exitCode).toBe(0);
+      const old = readFileSync(onBoard("etc/network/interfaces"), "utf8");
+      // Once the board has brought up the new network, kiln cannot reach it any more; once it has reverted, it can.
+      let done = false;
+      const watcher = (async () => {
+        while (!done) {
+          const calls = sshd.board.ifupdownCalls();
+          if (calls.length === 2) {
+            proxy.cutAfter(0);
+            proxy.cutAll();
+          }
+          if (calls.length >= 4) proxy.cutAfter(undefined);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })();
+      const r = await viaProxy("--net", "macvlan", "--net-confirm", "15", "--json");
+      done = true;
+      await watcher;
+      expect(r.exitCode, all(r)).not.toBe(0);
+      expect(r.stderr).toContain("did not answer on its new network within 15 s");
+      expect(r.stderr).toContain("it put its old /etc/network/interfaces and network back by itself and answers again");
+      expect(readFileSync(onBoard("etc/network/interfaces"), "utf8")).toBe(old);
+      const calls = sshd.board.ifupdownCalls();
+      expect(calls.slice(2)).toEqual([`ifdown -a --force -i ${onBoard("etc/network/interfaces")}`, `ifup -a -i ${onBoard("etc/network/interfaces")}`]);
+      await execa("sh", ["-c", `rm -rf ${calls[0]?.split(" -i ")[1]?.replace(/\/old$/, "") ?? "/nonexistent"}`]);
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
 });

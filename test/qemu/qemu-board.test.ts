@@ -135,6 +135,54 @@ describe("the qemu-virt board", () => {
     }
   }, 900_000);
 
+  it("kiln deploy switches the containers to macvlan and back on the running board, applied live; a second run changes nothing; kiln check passes after each", async () => {
+    interface Deployed { results: { ok: boolean; error?: string; changed: boolean; network?: string; untilReboot?: boolean; files: { path: string; action: string }[]; steps: string[] }[] }
+    const deploy = async (...extra: string[]) => {
+      const r = await kiln(["deploy", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--accept-new-host-key", "--json", ...extra], { env: stateEnv() });
+      const res = (JSON.parse(r.stdout || "{}") as Deployed).results?.[0];
+      expect(res?.error, r.stderr.slice(-3000)).toBeUndefined();
+      expect(r.exitCode).toBe(0);
+      return res;
+    };
+    const check = async () => {
+      const r = await kiln(["check", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--json"], { env: stateEnv() });
+      const report = JSON.parse(r.stdout) as Live;
+      expect(report.checks.filter((c) => !c.ok && c.need === "required")).toEqual([]);
+      expect(r.exitCode).toBe(0);
+      return report;
+    };
+    const changedPaths = (res: Awaited<ReturnType<typeof deploy>>) => (res?.files ?? []).filter((f) => f.action !== "unchanged").map((f) => f.path);
+
+    try {
+      const mv = await deploy("--net", "macvlan");
+      expect(mv?.network).toBe("applied");
+      expect(mv?.untilReboot).toBe(true);
+      expect(changedPaths(mv)).toEqual(expect.arrayContaining(["etc/network/interfaces", "etc/lxc/default.conf"]));
+      expect(mv?.steps).toContain("network: the board answers on its new network (confirmed)");
+      // Live: br0 is gone, eth0 carries the board's address, new containers get a macvlan.
+      expect((await ssh(port, "ip", "-o", "link", "show", "br0")).exitCode).not.toBe(0);
+      expect((await ssh(port, "ip", "-o", "-4", "addr", "show", "eth0")).stdout).toMatch(/inet 10\.0\.2\.15\//);
+      const onMacvlan = await check();
+      expect(onMacvlan.checks.find((c) => c.id === "macvlan-link")?.ok).toBe(true);
+      expect(onMacvlan.checks.find((c) => c.id === "proof:bridge")?.detail).toMatch(/reached the container \(macvlan on eth0\)/);
+
+      const again = await deploy("--net", "macvlan");
+      expect(again?.changed).toBe(false);
+      expect(again?.network).toBeUndefined();
+
+      const back = await deploy("--net", "veth");
+      expect(back?.network).toBe("applied");
+      expect(changedPaths(back)).toEqual(expect.arrayContaining(["etc/network/interfaces", "etc/lxc/default.conf"]));
+      const onVeth = await check();
+      expect(onVeth.checks.find((c) => c.id === "br0")?.ok).toBe(true);
+      expect(onVeth.checks.find((c) => c.id === "proof:bridge")?.detail).toMatch(/over br0/);
+      expect((await deploy("--net", "veth"))?.changed).toBe(false);
+    } finally {
+      // The next tests expect the image's own veth setup; deploy's files are in RAM, and the flash tests reboot anyway.
+      await kiln(["deploy", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--net", "veth"], { env: stateEnv() });
+    }
+  }, 1_200_000);
+
   it("kiln probe reads the partitions kiln wrote into the DTB and saves the unit's profile", async () => {
     const r = await kiln(["probe", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--json"], { env: stateEnv() });
     expect(r.stderr).not.toMatch(/error/);

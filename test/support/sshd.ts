@@ -2,8 +2,8 @@
  * A stand-in board for `kiln flash` and `kiln check --host`: Debian's real
  * OpenSSH server on loopback, with a throwaway host key and client key, and a
  * fake board root that kiln reads through $KILN_BOARD_ROOT (see
- * src/remote/probe.ts). The board's flashcfg, reboot and (when asked to lie)
- * sha256sum are stub scripts that leave traces in the fake root, so tests can
+ * src/remote/probe.ts). The board's flashcfg, reboot, apt-get, ifup/ifdown and
+ * (when asked to lie) sha256sum are stub scripts that leave traces in the fake root, so tests can
  * assert what kiln did and did not do on the board.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -43,6 +43,8 @@ export interface FakeBoard {
   /** The board's package database, as the dpkg-query stand-in reports it. */
   setInstalled(packages: string[]): void;
   installed(): string[];
+  /** "ifup ARGS" / "ifdown ARGS" of every call, oldest first. */
+  ifupdownCalls(): string[];
   /** Argument lines of every apt-get call, oldest first. */
   aptCalls(): string[];
   /** Put bytes behind /dev/<dev> (e.g. mtd1): what a backup reads. */
@@ -152,6 +154,8 @@ done
 exit 0
 `,
   );
+  // ifupdown: the real ones would take this machine's network down.
+  for (const tool of ["ifup", "ifdown"]) stub(join(stubs, tool), `echo "${tool} $*" >> ${q}/ifupdown.calls\n`);
   // Never restarts anything: the boot_id stays the same, as if the board never came back.
   stub(join(stubs, "reboot"), `echo reboot >> ${q}/reboot.calls\n`);
   stub(
@@ -164,7 +168,7 @@ exec /usr/bin/sha256sum "$@"
 `,
   );
   const uploadDir = join(root, "tmp");
-  const traces = ["flashcfg.calls", "flashcfg.exit", "flashcfg.output", "flashed.img", "reboot.calls", "sha256sum.lie", "packages.installed", "apt-get.calls", "etc", "init", "dev"];
+  const traces = ["flashcfg.calls", "flashcfg.exit", "flashcfg.output", "flashed.img", "reboot.calls", "sha256sum.lie", "packages.installed", "apt-get.calls", "ifupdown.calls", "etc", "init", "dev"];
   const board: FakeBoard = {
     root,
     uploadDir,
@@ -190,6 +194,7 @@ exec /usr/bin/sha256sum "$@"
     uploads: () => readdirSync(uploadDir).sort(),
     setInstalled: (packages) => writeFileSync(join(root, "packages.installed"), packages.map((p) => `${p}\n`).join("")),
     installed: () => (existsSync(join(root, "packages.installed")) ? readFileSync(join(root, "packages.installed"), "utf8").trim().split("\n").filter(Boolean) : []),
+    ifupdownCalls: () => (existsSync(join(root, "ifupdown.calls")) ? readFileSync(join(root, "ifupdown.calls"), "utf8").trim().split("\n") : []),
     aptCalls: () => (existsSync(join(root, "apt-get.calls")) ? readFileSync(join(root, "apt-get.calls"), "utf8").trim().split("\n") : []),
     setDevice(dev, data) {
       mkdirSync(join(root, "dev"), { recursive: true });
@@ -285,9 +290,9 @@ export async function startSshd(): Promise<Sshd> {
 
   try {
     await launch();
-    // Refuse to go on unless the board's reboot, flashcfg, sha256sum, apt-get and dpkg-query are the stubs:
+    // Refuse to go on unless the board's reboot, flashcfg, sha256sum, apt-get, dpkg-query and ifupdown are the stubs:
     // a test that reached the real reboot would restart this build machine, the real apt-get change it.
-    const tools = ["reboot", "flashcfg", "sha256sum", "apt-get", "dpkg-query"];
+    const tools = ["reboot", "flashcfg", "sha256sum", "apt-get", "dpkg-query", "ifup", "ifdown"];
     const seen = (await sshRun(port, clientKey, `for c in ${tools.join(" ")}; do command -v $c; done; echo "$KILN_BOARD_ROOT"`)).trim().split("\n");
     const want = [...tools.map((t) => join(stubs, t)), root];
     if (seen.join("\n") !== want.join("\n")) throw new Error(`the test sshd's sessions do not see the stand-in board (PATH or SetEnv): got ${JSON.stringify(seen)}, want ${JSON.stringify(want)}`);
