@@ -112,7 +112,7 @@ export async function applyNetworkLive(remote: Remote, target: SshTarget, dir: s
   throw new KilnError(`${target.label ?? target.host} did not answer on its new network within ${opts.confirmSeconds} s`, {
     hint:
       back?.state === "reverted"
-        ? "it put its old /etc/network/interfaces and network back by itself and answers again; the other deployed files stay written (run kiln deploy with the old network options to put them back)"
-        : "it puts its old /etc/network/interfaces and network back by itself, but kiln could not reach it afterwards either: look at its console",
+        ? `it put its old /etc/network/interfaces and network back by itself and answers again (its log: ${dir}/log); the other deployed files stay written (run kiln deploy with the old network options to put them back)`
+        : `it puts its old /etc/network/interfaces and network back by itself, but kiln could not reach it afterwards either: look at its console (its log: ${dir}/log)`,
   });
 }

@@ -177,6 +177,17 @@ describe("the qemu-virt board", () => {
       expect(onVeth.checks.find((c) => c.id === "br0")?.ok).toBe(true);
       expect(onVeth.checks.find((c) => c.id === "proof:bridge")?.detail).toMatch(/over br0/);
       expect((await deploy("--net", "veth"))?.changed).toBe(false);
+
+      // A network that does not carry kiln's connection (QEMU forwards SSH to 10.0.2.15 only): the board puts the old one back.
+      const away = await kiln(
+        ["deploy", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--address", "10.0.2.99/24", "--gateway", "10.0.2.2", "--net-confirm", "30"],
+        { env: stateEnv() },
+      );
+      expect(away.exitCode).not.toBe(0);
+      expect(away.stderr).toContain("did not answer on its new network within 30 s");
+      expect(away.stderr).toContain("it put its old /etc/network/interfaces and network back by itself and answers again");
+      expect((await ssh(port, "ip", "-o", "-4", "addr", "show", "br0")).stdout).toMatch(/inet 10\.0\.2\.15\//);
+      expect((await ssh(port, "grep", "-c", "inet dhcp", "/etc/network/interfaces")).stdout.trim()).toBe("1");
     } finally {
       // The next tests expect the image's own veth setup; deploy's files are in RAM, and the flash tests reboot anyway.
       await kiln(["deploy", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--net", "veth"], { env: stateEnv() });
