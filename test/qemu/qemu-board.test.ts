@@ -187,7 +187,8 @@ describe("the qemu-virt board", () => {
       expect(away.stderr).toContain("did not answer on its new network within 30 s");
       expect(away.stderr).toContain("it put its old /etc/network/interfaces and network back by itself and answers again");
       expect((await ssh(port, "ip", "-o", "-4", "addr", "show", "br0")).stdout).toMatch(/inet 10\.0\.2\.15\//);
-      expect((await ssh(port, "grep", "-c", "inet dhcp", "/etc/network/interfaces")).stdout.trim()).toBe("1");
+      // ssh joins its arguments into one command line: the pattern is quoted for the board's shell.
+      expect((await ssh(port, "grep -c 'iface br0 inet dhcp' /etc/network/interfaces")).stdout.trim()).toBe("1");
     } finally {
       // The next tests expect the image's own veth setup; deploy's files are in RAM, and the flash tests reboot anyway.
       await kiln(["deploy", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--net", "veth"], { env: stateEnv() });
