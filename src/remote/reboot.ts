@@ -21,9 +21,11 @@ export async function rebootAndWait(
   let lastError = "";
   while (Date.now() < deadline) {
     if (opts.signal?.aborted) throw new KilnError("interrupted while waiting for the board to come back", { exitCode: 130 });
-    await new Promise((r) => setTimeout(r, 2000));
+    // Short tries, often: a try made while the board still boots waits out its whole timeout even
+    // when SSH comes up meanwhile (QEMU's user network and some NATs hold the half-open connection).
+    await new Promise((r) => setTimeout(r, 1000));
     try {
-      const again = await Remote.connect({ ...target, acceptNewHostKey: false, readyTimeoutMs: 8000 });
+      const again = await Remote.connect({ ...target, acceptNewHostKey: false, readyTimeoutMs: 5000 });
       const now = await bootId(again);
       if (now && now !== before) return again;
       again.close();

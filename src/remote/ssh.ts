@@ -209,7 +209,9 @@ export class Remote {
         return await this.execOnce(script, opts);
       } catch (err) {
         // dropbear sometimes refuses a new channel just after a big SFTP transfer
-        // ("Unable to exec"); the command never ran, so starting it again is safe.
+        // ("Unable to exec"). The command is started again: callers keep commands
+        // that follow an upload idempotent, as a run once saw the refused command
+        // take effect all the same (src/remote/upload.ts).
         if (!(err instanceof NotStarted) || attempt >= 4) throw err instanceof NotStarted ? new KilnError(err.message) : err;
         this.log?.write(`# ${err.message}; starting it again (attempt ${attempt + 1})`);
         await new Promise((r) => setTimeout(r, 1000 * attempt));

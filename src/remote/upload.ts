@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { KilnError } from "../errors.js";
+import { shellQuote } from "../exec.js";
 import type { Remote } from "./ssh.js";
 
 export interface Uploaded {
@@ -45,8 +46,11 @@ export async function uploadVerified(remote: Remote, data: Buffer, remoteDir: st
         hint: "nothing was flashed; the upload was removed. Check the link and run again",
       });
     }
-    const mv = await remote.exec(["mv", partial, remotePath]);
-    if (mv.code !== 0) throw new KilnError(`cannot rename the upload on the board: ${mv.stderr.trim()}`);
+    // Idempotent: dropbear can answer "Unable to exec" right after a big SFTP transfer, and execScript
+    // then starts the command again; a bench run saw the second mv find its source already moved.
+    const q = shellQuote;
+    const mv = await remote.execScript(`if [ -e ${q(partial)} ]; then mv -f ${q(partial)} ${q(remotePath)}; fi; [ -f ${q(remotePath)} ]`);
+    if (mv.code !== 0) throw new KilnError(`cannot rename the upload on the board: ${mv.stderr.trim() || `${remotePath} is not there`}`);
   } catch (err) {
     await removeUpload(remote, dir);
     throw err;
