@@ -464,7 +464,7 @@ netFlags(
   .addOption(new Option("--no-packages", "leave packages alone: files only"))
   .option("--dry-run", "connect, compare, and print what would change", false)
   .addOption(new Option("--no-apply-network", "write a changed /etc/network/interfaces but leave the running network as it is (it applies at the next boot)"))
-  .addOption(checkedOption("--net-confirm <seconds>", "how long a board with a new network waits for kiln to reach it again before it puts the old network back", "seconds", "60"))
+  .addOption(checkedOption("--net-confirm <seconds>", "how long (15 s or more) a board with a new network waits for kiln to reach it again before it puts the old network back", "seconds", "60"))
   .option("--json", "machine-readable results", false)
   .addHelpText(
     "after",

@@ -50,6 +50,10 @@ interface Outcome extends BoardOutcome {
 
 export async function deployCommand(opts: DeployOptions): Promise<void> {
   const profile = await loadProfile(opts.profile ?? "default");
+  // The board must bring the new network up (a DHCP lease, a bridge) and kiln log in over it in that time.
+  if (opts.netConfirm !== undefined && Number(opts.netConfirm) < 15) {
+    throw new InputError(`--net-confirm ${opts.netConfirm}: too short for a board to bring up a new network and kiln to log in again`, "give 15 seconds or more (default 60)");
+  }
   const net: NetworkOptions = { net: opts.net ?? "veth", address: opts.address, gateway: opts.gateway, dns: opts.dns ?? [] };
   const given = opts.board ? await loadBoard(opts.board) : undefined;
   // Bad board data or network options are the user's to fix once, not an error per board.
@@ -146,7 +150,11 @@ async function deployOne(t: SshTarget, c: DeployContext, log: StageLog, outcome:
       }
       const newNetwork = kilnRoot && writes(plan).some((f) => f.path === NETWORK_FILE);
       if (newNetwork && c.opts.applyNetwork !== false) network = await saveRunningNetwork(remote);
-      await applyDeploy(remote, files, root, plan, step);
+      await applyDeploy(remote, files, root, plan, step).catch(async (err: unknown) => {
+        // Nothing will be applied: the saved copy of the running network is not needed on the board.
+        if (network) await remote.exec(["rm", "-rf", "--", network]).catch(() => undefined);
+        throw err;
+      });
       if (newNetwork) outcome.network = network ? "applied" : "next boot";
       step(outcome.changed ? `changed ${n.files} file(s), installed ${n.packages} package(s)` : "nothing to change");
     } finally {

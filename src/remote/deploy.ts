@@ -74,10 +74,10 @@ export function changes(plan: DeployPlan): { files: number; packages: number } {
   return { files: plan.files.filter((f) => f.action !== "unchanged").length, packages: plan.packages.kind === "apt" ? plan.packages.install.length : 0 };
 }
 
-export const NETWORK_FILE = "etc/network/interfaces";
+export const NETWORK_FILE = "etc/network/interfaces" as const;
 
 /** What a system needs to boot and be reached: kiln rewrites these only on a root it built. */
-export const BOOT_FILES = ["init", "etc/inittab", "etc/fstab", "etc/hostname", "etc/hosts", "etc/network/interfaces"] as const;
+export const BOOT_FILES = ["init", "etc/inittab", "etc/fstab", "etc/hostname", "etc/hosts", NETWORK_FILE] as const;
 
 /**
  * Files of the image that a live system keeps as they are: path -> why.

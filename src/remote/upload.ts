@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { KilnError } from "../errors.js";
-import { shellQuote } from "../exec.js";
+import { shellQuote as q } from "../exec.js";
 import type { Remote } from "./ssh.js";
 
 export interface Uploaded {
@@ -48,7 +48,6 @@ export async function uploadVerified(remote: Remote, data: Buffer, remoteDir: st
     }
     // Idempotent: dropbear can answer "Unable to exec" right after a big SFTP transfer, and execScript
     // then starts the command again; a bench run saw the second mv find its source already moved.
-    const q = shellQuote;
     const mv = await remote.execScript(`if [ -e ${q(partial)} ]; then mv -f ${q(partial)} ${q(remotePath)}; fi; [ -f ${q(remotePath)} ]`);
     if (mv.code !== 0) throw new KilnError(`cannot rename the upload on the board: ${mv.stderr.trim() || `${remotePath} is not there`}`);
   } catch (err) {
