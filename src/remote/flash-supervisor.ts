@@ -138,8 +138,9 @@ async function reconnect(target: SshTarget, before: string, ms: number, step: (s
   const until = Date.now() + ms;
   let last = "";
   while (Date.now() < until) {
+    let r: Remote | undefined;
     try {
-      const r = await Remote.connect({ ...target, readyTimeoutMs: 8000, acceptNewHostKey: false, knownHostsReadOnly: true });
+      r = await Remote.connect({ ...target, readyTimeoutMs: 8000, acceptNewHostKey: false, knownHostsReadOnly: true });
       const now = await bootId(r);
       if (now !== before) {
         r.close();
@@ -149,6 +150,7 @@ async function reconnect(target: SshTarget, before: string, ms: number, step: (s
       }
       return r;
     } catch (err) {
+      r?.close();
       if (err instanceof KilnError && /rebooted while/.test(err.message)) throw err;
       last = (err as Error).message;
       step(`${target.host} not reachable yet (${last.split("\n")[0] ?? ""})`);

@@ -2,8 +2,9 @@
 import { KilnError } from "../errors.js";
 import { Remote, type SshTarget } from "./ssh.js";
 
-export async function bootId(remote: Remote): Promise<string> {
-  return (await remote.exec(["cat", "/proc/sys/kernel/random/boot_id"])).stdout.trim();
+/** The board's boot id; a board that cannot say within the limit is treated as gone. */
+export async function bootId(remote: Remote, timeoutMs = 20_000): Promise<string> {
+  return (await remote.exec(["cat", "/proc/sys/kernel/random/boot_id"], { timeoutMs })).stdout.trim();
 }
 
 export async function rebootAndWait(
@@ -24,13 +25,16 @@ export async function rebootAndWait(
     // Short tries, often: a try made while the board still boots waits out its whole timeout even
     // when SSH comes up meanwhile (QEMU's user network and some NATs hold the half-open connection).
     await new Promise((r) => setTimeout(r, 1000));
+    let again: Remote | undefined;
     try {
-      const again = await Remote.connect({ ...target, acceptNewHostKey: false, readyTimeoutMs: 5000 });
-      const now = await bootId(again);
+      again = await Remote.connect({ ...target, acceptNewHostKey: false, readyTimeoutMs: 5000 });
+      const now = await bootId(again, 5000);
       if (now && now !== before) return again;
       again.close();
       lastError = "still the same boot";
     } catch (err) {
+      // A login made just as the board went down: its connection (and a jump host's) must not linger.
+      again?.close();
       lastError = (err as Error).message;
       if (/CHANGED/.test(lastError)) throw err;
     }

@@ -70,7 +70,15 @@ export class Remote {
     private readonly log?: StageLog,
     /** the jump host's connection, closed with this one */
     private readonly jump?: Remote,
-  ) {}
+  ) {
+    // Remembered so that a command started on a dead connection fails at once (see execOnce).
+    const lost = (why: string) => () => (this.lost ??= why);
+    client.on("end", lost("the connection ended"));
+    client.on("close", lost("the connection closed"));
+    client.on("error", (err: Error) => (this.lost ??= `the connection failed: ${err.message}`));
+  }
+
+  private lost: string | undefined;
 
   /**
    * The host key a board shows, without logging in and without trusting or
@@ -159,14 +167,24 @@ export class Remote {
         });
       }
     }
+    const readyMs = config.readyTimeout ?? 20_000;
+    let guard: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve, reject) => {
       client.once("ready", () => resolve());
       // `on`, not `once`: ssh2 can emit a second error (a board rebooting drops the
       // socket twice), and an error event without a listener kills the process.
       client.on("error", (err: Error) => reject(err));
+      // Through a jump host the socket is a channel: a board going down mid-handshake
+      // ends it (EOF) without closing it, ssh2 then stops its ready timer and emits
+      // neither error nor close, and the login would wait forever.
+      client.once("end", () => reject(new Error("the connection ended during the login")));
+      client.once("close", () => reject(new Error("the connection closed during the login")));
+      guard = setTimeout(() => reject(new Error(`no login within ${Math.round(readyMs / 1000)} s`)), readyMs + 2000);
       client.connect(config);
     }).catch((err: Error) => {
+      clearTimeout(guard);
       client.end();
+      client.destroy();
       jump?.close();
       const v = verdict as HostKeyVerdict | undefined;
       if (v && !v.ok && v.reason === "unknown") {
@@ -184,6 +202,7 @@ export class Remote {
       }
       throw new KilnError(`cannot connect to ${target.user}@${id}: ${err.message}`, { hint: "check the host, port, user and key (--identity)" });
     });
+    clearTimeout(guard);
     const v = verdict as HostKeyVerdict | undefined;
     if (v?.ok && v.learned && !target.knownHostsReadOnly) await saveKnownHost(id, seenKey, target.knownHostsFile);
     return new Remote(client, target, seen, log, jump);
@@ -220,14 +239,29 @@ export class Remote {
   }
 
   private execOnce(script: string, opts: ExecOptions): Promise<ExecResult> {
+    const host = this.target.label ?? this.target.host;
+    if (this.lost) return Promise.reject(new KilnError(`${host}: ${this.lost}; not run: ${script.slice(0, 80)}`));
     return new Promise((resolve, reject) => {
+      // A connection through a jump host can end without closing its channels, and keepalives
+      // stop once it has ended: the command would wait forever for its exit.
+      const onLost = () => reject(new KilnError(`${host}: ${this.lost ?? "the connection ended"} while it ran: ${script.slice(0, 80)}`));
+      this.client.once("end", onLost);
+      this.client.once("close", onLost);
+      const settled = () => {
+        this.client.off("end", onLost);
+        this.client.off("close", onLost);
+      };
       // A pty when asked: lxc-attach prints nothing without a controlling terminal.
       this.client.exec(script, { pty: opts.pty ?? false }, (err, stream) => {
-        if (err) return reject(new NotStarted(`remote command failed to start: ${err.message}`));
+        if (err) {
+          settled();
+          return reject(new NotStarted(`remote command failed to start: ${err.message}`));
+        }
         let stdout = "";
         let stderr = "";
         const timer = opts.timeoutMs
           ? setTimeout(() => {
+              settled();
               stream.close();
               reject(new KilnError(`remote command timed out after ${opts.timeoutMs} ms: ${script.slice(0, 80)}`));
             }, opts.timeoutMs)
@@ -235,6 +269,7 @@ export class Remote {
         stream.on("data", (d: Buffer) => (stdout += d.toString()));
         stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
         stream.on("close", (code: number | null) => {
+          settled();
           if (timer) clearTimeout(timer);
           this.log?.write(`${stdout}${stderr}# exit ${code ?? "?"}`);
           resolve({ code: code ?? -1, stdout, stderr });
