@@ -3,7 +3,7 @@
  * was started in: stages only ever see absolute paths (make runs inside the
  * kernel tree, where a relative O= would land somewhere else entirely).
  */
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 
 /** Option (commander's camelCase key) -> how its value names a file. */
@@ -28,16 +28,19 @@ export const PATH_OPTIONS: Record<string, "path" | "name-or-path"> = {
 
 /**
  * A "name-or-path" value is a path when it looks like one (has a slash, or
- * names an existing file here); otherwise it stays a name (a fragment in
- * kconfig/, a profile in rootfs/profiles/, a probed unit's host).
+ * names an existing file here, not a directory: `--profile bench` in the
+ * checkout, which has a bench/ folder, is the profile); otherwise it stays a
+ * name (a fragment in kconfig/, a profile in rootfs/profiles/, a probed unit's host).
  */
 export function resolveUserPath(value: string, kind: "path" | "name-or-path", cwd: string): string {
   // "-" is standard input, not a file named "-".
   if (value === "" || value === "-" || isAbsolute(value)) return value;
   if (value.startsWith("~/")) return resolve(process.env.HOME ?? "/", value.slice(2));
-  if (kind === "name-or-path" && !value.includes("/") && !existsSync(resolve(cwd, value))) return value;
+  if (kind === "name-or-path" && !value.includes("/") && !isFile(resolve(cwd, value))) return value;
   return resolve(cwd, value);
 }
+
+const isFile = (p: string) => statSync(p, { throwIfNoEntry: false })?.isFile() === true;
 
 export function resolvePathOptions(opts: Record<string, unknown>, cwd: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};

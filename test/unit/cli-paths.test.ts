@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -27,6 +27,9 @@ describe("paths given on the command line", () => {
     expect(resolveUserPath("mine.config", "name-or-path", cwd)).toBe(join(cwd, "mine.config"));
     expect(resolveUserPath("./other.config", "name-or-path", cwd)).toBe(join(cwd, "other.config"));
     expect(resolveUserPath("192.0.2.10:22", "name-or-path", cwd)).toBe("192.0.2.10:22");
+    // A folder of the same name (the checkout's bench/) does not make `--profile bench` a path.
+    mkdirSync(join(cwd, "bench"), { recursive: true });
+    expect(resolveUserPath("bench", "name-or-path", cwd)).toBe("bench");
     expect(resolvePathOptions({ fragment: ["docker", "mine.config"] }, cwd)).toEqual({ fragment: ["docker", join(cwd, "mine.config")] });
   });
 });
