@@ -13,7 +13,7 @@ APT_PACKAGES := make gcc libc6-dev bc flex bison libssl-dev libelf-dev cpio xz-u
 	kmod ccache rsync git gcc-arm-linux-gnueabihf linux-source-6.1 u-boot-tools \
 	device-tree-compiler lxc qemu-system-arm ipxe-qemu u-boot-qemu \
 	openssh-client openssh-server mmdebstrap qemu-user-static binfmt-support arch-test \
-	debian-archive-keyring e2fsprogs openssl ansible-core
+	debian-archive-keyring e2fsprogs openssl ansible-core iperf3
 
 .PHONY: all setup host-deps npm-deps build lint typecheck test test-unit test-e2e test-qemu main clean
 

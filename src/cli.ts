@@ -35,6 +35,7 @@ Pipeline (each stage is also a command):
   kiln check   --host H       readiness of a running board, with a real container
   kiln flash   --board B --host H   upload, flashcfg, reboot, check
   kiln deploy  --host H       container setup on a running board, without a reflash
+  kiln bench   --host H       seed 004's host/container measurements on a board
   kiln restore --board B --host H --file F   put a flash backup back
 
 Boards live in board/<name>/, fragments in kconfig/<name>.config.
@@ -514,6 +515,45 @@ sshFlags(
   .action(async (opts) => {
     const { probeCommand } = await import("./commands/probe.js");
     await probeCommand(opts);
+  });
+
+sshFlags(
+  program
+    .command("bench")
+    .description("Seed 004's measurements on a running board: a CPU suite on the board and in a container, TCP to the board and to veth and macvlan containers")
+    .requiredOption("--host <host>", "the board"),
+)
+  .addOption(checkedOption("--seconds <n>", "measuring time of each CPU test and each TCP run", "seconds", "5"))
+  .addOption(checkedOption("--server-address <ip>", "this machine's address as the board sees it (default: where the board sees kiln's SSH connection come from)", "ip"))
+  .option("-o, --out <dir>", "where the log goes (logs/bench-HOST-PORT.log)", "out")
+  .option("--json", "machine-readable report", false)
+  .addHelpText(
+    "after",
+    `
+The CPU suite is stress-ng (one instance, a fixed time each) standing for
+UnixBench's index that seed 004 used: integer, floating point, system calls,
+pipe throughput, context switches, process creation, file copy. It runs on the
+board, then inside a busybox container that runs the board's own stress-ng
+(its /usr bound read-only). TCP: an iperf3 server on this machine sends to an
+iperf3 client on the board, in a veth container on br0 and in a macvlan
+container (on the uplink when the board was built with --net macvlan, else on
+br0). The report shows host, container and container/host, as the seed did.
+
+kiln announces how long it takes at most and stops each run at its limit; the
+containers are removed afterwards, also on failure. The board needs stress-ng
+and iperf3, which no image has by default: build one with the bench profile
+  kiln build --board B --profile bench
+or, where apt has room (a disk root; a RAM root's tmpfs has too little),
+  kiln deploy --host H --profile bench
+This machine needs iperf3 (make setup installs it).
+
+Examples:
+  kiln bench --host 127.0.0.1 --port 2222 --seconds 3
+  kiln bench --host board1 --json`,
+  )
+  .action(async (opts) => {
+    const { benchCommand } = await import("./commands/bench.js");
+    await benchCommand(opts);
   });
 
 program

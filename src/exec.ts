@@ -193,3 +193,24 @@ export async function capture(cmd: string, args: readonly string[], opts: { env?
 export function spawnDetached(cmd: string, args: readonly string[]): ChildProcess {
   return spawn(cmd, args, { detached: true, stdio: ["ignore", "ignore", "pipe"] });
 }
+
+/**
+ * A server of the build machine's (iperf3 -s) for as long as the caller needs
+ * it: its output goes to the log, stop() ends it and waits for it.
+ */
+export async function startServer(cmd: string, args: readonly string[], log: StageLog): Promise<{ stop(): Promise<void>; exited(): boolean }> {
+  log.write(`$ ${[cmd, ...args].map(shellQuote).join(" ")} &`);
+  const controller = new AbortController();
+  let done = false;
+  const p = (await loadExeca())(cmd, args, { env: { ...FIXED_ENV }, stdin: "ignore", reject: false, all: true, cancelSignal: controller.signal }).then((r) => {
+    done = true;
+    log.write(`${String(r.all ?? "")}\n# ${cmd} ended${r.isCanceled ? " (stopped by kiln)" : `, exit ${String(r.exitCode)}`}`);
+  });
+  return {
+    exited: () => done,
+    async stop() {
+      controller.abort();
+      await p;
+    },
+  };
+}
