@@ -40,7 +40,14 @@ export function resolveUserPath(value: string, kind: "path" | "name-or-path", cw
   return resolve(cwd, value);
 }
 
-const isFile = (p: string) => statSync(p, { throwIfNoEntry: false })?.isFile() === true;
+const isFile = (p: string): boolean => {
+  try {
+    return statSync(p, { throwIfNoEntry: false })?.isFile() === true;
+  } catch {
+    // unreadable (EACCES, a symlink loop): not a file kiln could read, so a name
+    return false;
+  }
+};
 
 export function resolvePathOptions(opts: Record<string, unknown>, cwd: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};

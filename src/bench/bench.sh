@@ -26,6 +26,8 @@ tools)
   ;;
 start)
   N="$1"; NET="$2"; LINK="$3"
+  # The container runs the board's tools from its /usr: a merged /usr with the loader in it.
+  [ -n "$(loader)" ] || { echo "no /usr/lib/ld-linux*.so.* on the board: kiln bench runs the board's tools in the container from a merged /usr" >&2; exit 1; }
   lxc-stop -n "$N" -k >/dev/null 2>&1; lxc-destroy -n "$N" -f >/dev/null 2>&1
   out=$(lxc-create -n "$N" -t busybox 2>&1) || { echo "lxc-create: $(echo "$out" | tail -1)" >&2; exit 1; }
   cfg=$(lxc-config lxc.lxcpath)/$N/config
@@ -66,14 +68,19 @@ cpu)
   ;;
 net)
   where="$1"; server="$2"; port="$3"; secs="$4"
-  # The build machine's server may still be starting: a refused connection is tried again.
+  # The build machine's server may still be starting: only a refused connection is tried again.
+  # stderr apart, so that lxc-attach's or the loader's warnings never break the JSON on stdout.
+  err=/tmp/kiln-bench.$$.err
   i=0
   while :; do
-    out=$(tool "$where" iperf3 -c "$server" -p "$port" -R -t "$secs" -J 2>&1) && { echo "$out"; exit 0; }
+    out=$(tool "$where" iperf3 -c "$server" -p "$port" -R -t "$secs" -J 2>"$err"); rc=$?
     i=$((i + 1))
-    [ $i -ge 3 ] && { echo "$out"; exit 1; }
+    if [ $rc = 0 ] || [ $i -ge 3 ] || ! printf '%s' "$out" | grep -q "Connection refused"; then break; fi
     sleep 1
   done
+  printf '%s\n' "$out"
+  tail -3 "$err" >&2; rm -f "$err"
+  exit $rc
   ;;
 stop)
   lxc-stop -n "$1" -k >/dev/null 2>&1; lxc-destroy -n "$1" -f >/dev/null 2>&1

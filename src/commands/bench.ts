@@ -50,6 +50,9 @@ export function announce(seconds: number, containers: number): number {
 export async function benchCommand(opts: BenchOptions): Promise<void> {
   const seconds = Number(opts.seconds);
   const target = await sshTargetFor(parseHostSpec(opts.host), opts);
+  if (target.via && !opts.serverAddress) {
+    throw new InputError(`${opts.host} is reached through a jump host: the board would see the jump host's address as this machine's`, "pass --server-address with this machine's address as the board sees it (iperf3's server runs here)");
+  }
   await requireTool("iperf3", "iperf3", "kiln bench measures TCP throughput with an iperf3 server on this machine");
   const log = new StageLog(join(opts.out ?? resolve("out"), "logs", `bench-${target.host}-${target.port}.log`));
   const say = (s: string) => {
@@ -60,10 +63,24 @@ export async function benchCommand(opts: BenchOptions): Promise<void> {
   const remote = await Remote.connect(target, log);
   const started = Date.now();
   const containers: string[] = [];
+  let iperf: Awaited<ReturnType<typeof startServer>> | undefined;
+  // Ctrl-C (or a kill) between the runs: the containers go, and the server here, before kiln does.
+  const onSignal = (sig: NodeJS.Signals) => {
+    process.stderr.write(`\nkiln: ${sig}: removing the bench containers from ${opts.host}\n`);
+    void Promise.all([iperf?.stop(), removeContainers(remote, script, containers)]).finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  let deadline = Date.now() + 60_000;
+  let announced = 0;
+  const board = (action: string, args: (string | number)[], ms: number) => {
+    const left = deadline - Date.now();
+    if (left < Math.min(ms, 5000)) {
+      return Promise.reject(new KilnError(`kiln bench went past the ${announced} s it announced, before: ${action} ${args.join(" ")}`, { hint: `the board is slower than kiln reckoned: run again with fewer --seconds; full log: ${log.file}` }));
+    }
+    return remote.exec(["sh", "-s", "--", action, ...args.map(String)], { input: script, timeoutMs: Math.min(ms, left) });
+  };
   try {
-    const board = (action: string, args: (string | number)[], ms: number) =>
-      remote.exec(["sh", "-s", "--", action, ...args.map(String)], { input: script, timeoutMs: Math.max(1000, Math.min(ms, deadline - Date.now())) });
-    let deadline = Date.now() + 60_000;
     const missing = (await board("tools", [], 30_000)).stdout.trim().split("\n").filter(Boolean);
     if (missing.length > 0) {
       throw new InputError(`${opts.host} has no ${missing.join(" and ")}: kiln installs benchmark tools only when asked`, `flash an image of the bench profile (kiln build --board B --profile bench), or where apt has room (a disk root): kiln deploy --host ${opts.host} --profile bench`);
@@ -71,6 +88,7 @@ export async function benchCommand(opts: BenchOptions): Promise<void> {
     const facts = (
       await remote.execScript(
         'echo "ssh=${SSH_CONNECTION%% *}"; sed -n "s/^lxc.net.0.\\(type\\|link\\) *= */\\1=/p" /etc/lxc/default.conf 2>/dev/null; [ -d /sys/class/net/br0 ] && echo br0=yes; ls -d /proc/device-tree/fw-cfg@* >/dev/null 2>&1 && echo emulated=yes; true',
+        { timeoutMs: 30_000 },
       )
     ).stdout;
     const fact = (k: string) => new RegExp(`^${k}=(.*)$`, "m").exec(facts)?.[1]?.trim();
@@ -85,9 +103,9 @@ export async function benchCommand(opts: BenchOptions): Promise<void> {
     const notes: string[] = [];
     if (emulated) notes.push("This board is emulated (QEMU): the absolute figures mean nothing, the ratios and the procedure do.");
     if (netType !== "macvlan" && hasBridge) notes.push(`The macvlan container sits on br0: ${opts.host}'s uplink is a port of br0 (its containers use veth), and a bridge port cannot carry a macvlan. Build with --net macvlan for seed 004's macvlan on the uplink.`);
-    const announced = announce(seconds, hasBridge ? 2 : 1);
+    announced = announce(seconds, hasBridge ? 2 : 1);
     deadline = started + announced * 1000;
-    say(`kiln bench on ${opts.host}: ${CPU_SUITE.length} CPU tests of ${seconds} s on the board and in a container, 3 TCP runs of ${seconds} s; at most ${announced} s`);
+    say(`kiln bench on ${opts.host}: ${CPU_SUITE.length} CPU tests of ${seconds} s on the board and in a container, ${hasBridge ? 3 : 2} TCP runs of ${seconds} s; at most ${announced} s`);
 
     const cpuRun = async (where: string, t: (typeof CPU_SUITE)[number]): Promise<number> => {
       const r = await board("cpu", [where, seconds, ...t.args], (seconds + CPU_OVERHEAD) * 1000);
@@ -118,21 +136,28 @@ export async function benchCommand(opts: BenchOptions): Promise<void> {
     }
 
     const port = await freeLoopbackPort();
-    const iperf = await startServer("iperf3", ["-s", "-p", String(port)], log);
+    const srv = await startServer("iperf3", ["-s", "-p", String(port)], log);
+    iperf = srv;
     const network: BenchRow[] = [];
     try {
       const tcp = async (where: string, what: string): Promise<number> => {
         say(`tcp ${what}: iperf3 from ${server}:${port}`);
-        if (iperf.exited()) throw new KilnError(`the iperf3 server on this machine ended early`, { hint: `its output is in ${log.file}` });
+        if (srv.exited()) throw new KilnError(`the iperf3 server on this machine ended early`, { hint: `its output is in ${log.file}` });
         const r = await board("net", [where, server, port, seconds], (seconds + NET_OVERHEAD) * 1000);
-        return parseIperf3(r.stdout);
+        try {
+          return parseIperf3(r.stdout);
+        } catch (err) {
+          throw new KilnError(`TCP ${what}: ${(err as Error).message}`, {
+            hint: `the board must reach this machine's iperf3 server at ${server}:${port}: let TCP ${port} in, or pass --server-address with this machine's address as the board sees it; full log: ${log.file}`,
+          });
+        }
       };
       const onBoard = await tcp("-", "to the board");
       const rowFor = (id: string, what: string, container: number | undefined, note?: string): BenchRow => ({ id, what, unit: "Mbit/s", host: onBoard, container, ratio: ratio(onBoard, container), ...(note ? { note } : {}) });
       network.push(veth ? rowFor("veth", "TCP, veth on br0", await tcp("kiln-bench-veth", `to the veth container (${veth})`)) : rowFor("veth", "TCP, veth on br0", undefined, "no br0 on the board"));
       network.push(rowFor("macvlan", `TCP, macvlan on ${macvlanLink}`, await tcp("kiln-bench-macvlan", `to the macvlan container (${macvlan})`)));
     } finally {
-      await iperf.stop();
+      await srv.stop();
     }
 
     const left = await removeContainers(remote, script, containers);
@@ -151,9 +176,15 @@ export async function benchCommand(opts: BenchOptions): Promise<void> {
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
     if (left.length > 0) throw new KilnError(`containers left on ${opts.host}: ${left.join(", ")}`, { hint: "remove them with lxc-destroy -f -n NAME" });
   } catch (err) {
-    await removeContainers(remote, script, containers).catch(() => undefined);
+    const left = await removeContainers(remote, script, containers).catch(() => containers);
+    if (left.length > 0) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new KilnError(`${why}; containers left on ${opts.host}: ${left.join(", ")}`, { hint: `remove them with lxc-destroy -f -n NAME${err instanceof KilnError && err.hint ? `; ${err.hint}` : ""}`, exitCode: err instanceof KilnError ? err.exitCode : 1 });
+    }
     throw err;
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     remote.close();
   }
 }

@@ -11,7 +11,7 @@ import { KilnError } from "../errors.js";
 import { shellQuote as q } from "../exec.js";
 import { whileCritical } from "../interrupt.js";
 import { bootId } from "./reboot.js";
-import { Remote, type SshTarget } from "./ssh.js";
+import { ConnectionLost, Remote, type SshTarget } from "./ssh.js";
 
 /** flashcfg's own status file (src/flashcfg/flashcfg.sh): progress, and the outcome of the run holding its lock. */
 export const FLASHCFG_STATUS = "/run/kiln-flashcfg.status";
@@ -95,8 +95,12 @@ export interface Supervised {
  */
 export async function superviseFlashcfg(remote: Remote, target: SshTarget, o: SuperviseOptions): Promise<Supervised> {
   const before = await bootId(remote);
-  const start = await remote.execScript(detachedFlashcfgScript(o.args, o.dir, o.feedDeadline));
-  if (start.code !== 0) throw new KilnError(`cannot start flashcfg on ${target.host}: ${start.stderr.trim()}`, { hint: "nothing was written" });
+  // Lost as it starts, flashcfg may be writing: the loop below reconnects and reads its status.
+  const start = await remote.execScript(detachedFlashcfgScript(o.args, o.dir, o.feedDeadline)).catch((err: unknown) => {
+    if (err instanceof ConnectionLost) return undefined;
+    throw err;
+  });
+  if (start && start.code !== 0) throw new KilnError(`cannot start flashcfg on ${target.host}: ${start.stderr.trim()}`, { hint: "nothing was written" });
   const host = target.host;
   const { value, interrupted } = await whileCritical(
     `${host} is writing its flash and must not lose power: kiln waits for flashcfg's outcome (Ctrl-C again leaves it writing; its outcome is in ${FLASHCFG_STATUS} on the board)`,

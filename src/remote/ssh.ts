@@ -62,6 +62,17 @@ async function defaultIdentity(): Promise<Buffer | undefined> {
 /** The board refused to start a command: nothing ran. */
 class NotStarted extends Error {}
 
+/**
+ * The connection went away (a board rebooting or losing power, a link or jump
+ * host gone): a command sent may or may not have run on the board. Callers
+ * that start something detached and then wait for its effect catch this one.
+ */
+export class ConnectionLost extends KilnError {
+  constructor(message: string) {
+    super(message, { hint: "check that the board is up and reachable (its serial console shows why it went away), then run the command again" });
+  }
+}
+
 export class Remote {
   private constructor(
     private readonly client: Client,
@@ -72,9 +83,13 @@ export class Remote {
     private readonly jump?: Remote,
   ) {
     // Remembered so that a command started on a dead connection fails at once (see execOnce).
-    const lost = (why: string) => () => (this.lost ??= why);
-    client.on("end", lost("the connection ended"));
-    client.on("close", lost("the connection closed"));
+    client.on("end", () => {
+      this.lost ??= "the connection ended";
+      // Through a jump host the socket is a channel that can end without closing: destroying
+      // it runs ssh2's close path, which closes every exec and SFTP channel still open.
+      client.destroy();
+    });
+    client.on("close", () => (this.lost ??= "the connection closed"));
     client.on("error", (err: Error) => (this.lost ??= `the connection failed: ${err.message}`));
   }
 
@@ -100,13 +115,19 @@ export class Remote {
     }
     return new Promise<string | undefined>((resolve) => {
       let seen: string | undefined;
+      // A channel through a jump host can end without an error, and ssh2 then stops its timer.
+      const guard = setTimeout(() => done(), timeoutMs + 2000);
       const done = () => {
+        clearTimeout(guard);
         client.end();
+        client.destroy();
         jump?.close();
         resolve(seen);
       };
       client.on("error", done);
       client.on("ready", done);
+      client.once("end", done);
+      client.once("close", done);
       client.connect({
         host: target.host,
         port: target.port,
@@ -203,9 +224,16 @@ export class Remote {
       throw new KilnError(`cannot connect to ${target.user}@${id}: ${err.message}`, { hint: "check the host, port, user and key (--identity)" });
     });
     clearTimeout(guard);
+    // Made before anything else is awaited: a connection lost from now on is noticed.
+    const remote = new Remote(client, target, seen, log, jump);
     const v = verdict as HostKeyVerdict | undefined;
-    if (v?.ok && v.learned && !target.knownHostsReadOnly) await saveKnownHost(id, seenKey, target.knownHostsFile);
-    return new Remote(client, target, seen, log, jump);
+    if (v?.ok && v.learned && !target.knownHostsReadOnly) {
+      await saveKnownHost(id, seenKey, target.knownHostsFile).catch((err: unknown) => {
+        remote.close();
+        throw err;
+      });
+    }
+    return remote;
   }
 
   /** A TCP channel from this host to host:port (what ssh -J asks of a jump host). */
@@ -240,17 +268,22 @@ export class Remote {
 
   private execOnce(script: string, opts: ExecOptions): Promise<ExecResult> {
     const host = this.target.label ?? this.target.host;
-    if (this.lost) return Promise.reject(new KilnError(`${host}: ${this.lost}; not run: ${script.slice(0, 80)}`));
+    if (this.lost) return Promise.reject(new ConnectionLost(`${host}: ${this.lost}; not run: ${script.slice(0, 80)}`));
     return new Promise((resolve, reject) => {
-      // A connection through a jump host can end without closing its channels, and keepalives
-      // stop once it has ended: the command would wait forever for its exit.
-      const onLost = () => reject(new KilnError(`${host}: ${this.lost ?? "the connection ended"} while it ran: ${script.slice(0, 80)}`));
-      this.client.once("end", onLost);
-      this.client.once("close", onLost);
+      let timer: NodeJS.Timeout | undefined;
       const settled = () => {
+        clearTimeout(timer);
         this.client.off("end", onLost);
         this.client.off("close", onLost);
       };
+      // A connection through a jump host can end without closing its channels, and keepalives
+      // stop once it has ended: the command would wait forever for its exit.
+      const onLost = () => {
+        settled();
+        reject(new ConnectionLost(`${host}: ${this.lost ?? "the connection ended"} while it ran: ${script.slice(0, 80)}`));
+      };
+      this.client.once("end", onLost);
+      this.client.once("close", onLost);
       // A pty when asked: lxc-attach prints nothing without a controlling terminal.
       this.client.exec(script, { pty: opts.pty ?? false }, (err, stream) => {
         if (err) {
@@ -259,7 +292,7 @@ export class Remote {
         }
         let stdout = "";
         let stderr = "";
-        const timer = opts.timeoutMs
+        timer = opts.timeoutMs
           ? setTimeout(() => {
               settled();
               stream.close();
@@ -270,7 +303,6 @@ export class Remote {
         stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
         stream.on("close", (code: number | null) => {
           settled();
-          if (timer) clearTimeout(timer);
           this.log?.write(`${stdout}${stderr}# exit ${code ?? "?"}`);
           resolve({ code: code ?? -1, stdout, stderr });
         });

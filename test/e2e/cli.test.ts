@@ -5,7 +5,7 @@ describe("kiln --help", () => {
   it("lists every pipeline command, and each has its own help", async () => {
     const r = await kiln(["--help"]);
     expect(r.exitCode).toBe(0);
-    const commands = ["config", "kernel", "image", "build", "check", "inspect", "qemu", "flash", "restore", "deploy", "probe", "boards"];
+    const commands = ["config", "kernel", "image", "build", "check", "inspect", "qemu", "flash", "restore", "deploy", "probe", "bench", "boards"];
     for (const c of commands) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
     for (const c of commands) {
       const h = await kiln([c, "--help"]);

@@ -69,7 +69,7 @@ describe("kiln bench on the qemu-virt board", () => {
     // The same board with iperf3 hidden, as the default image is.
     await ssh("mv /usr/bin/iperf3 /usr/bin/iperf3.hidden");
     try {
-      const r = await kiln(["bench", "--host", `127.0.0.1:${port}`, "--identity", key, "--seconds", "2", "--out", join(testWork(), "bench-out")], { env: stateEnv() });
+      const r = await kiln(["bench", "--host", `127.0.0.1:${port}`, "--identity", key, "--accept-new-host-key", "--seconds", "2", "--out", join(testWork(), "bench-out")], { env: stateEnv() });
       expect(r.exitCode).not.toBe(0);
       expect(r.stderr).toMatch(/127\.0\.0\.1:\d+ has no iperf3: kiln installs benchmark tools only when asked/);
       expect(r.stderr).toMatch(/kiln build --board B --profile bench\), or where apt has room \(a disk root\): kiln deploy --host 127\.0\.0\.1:\d+ --profile bench/);
