@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { CPU_SUITE, cpuIndex, formatTable, parseIperf3, parseStressNg, ratio, type BenchRow } from "../bench/suite.js";
 import { InputError, KilnError } from "../errors.js";
 import { requireTool, StageLog, startServer } from "../exec.js";
+import { writeFileAtomic } from "../fsutil.js";
 import { projectRoot } from "../paths.js";
 import { freeLoopbackPort } from "../qemu/instance.js";
 import { parseHostSpec } from "../remote/fleet.js";
@@ -173,7 +174,10 @@ export async function benchCommand(opts: BenchOptions): Promise<void> {
       notes,
       containersLeft: left,
     };
-    process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
+    // Kept beside the log: the figures of every bench stay readable by machines, whatever was printed.
+    const saved = log.file.replace(/\.log$/, ".json");
+    await writeFileAtomic(saved, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\nreport: ${saved}\n`);
     if (left.length > 0) throw new KilnError(`containers left on ${opts.host}: ${left.join(", ")}`, { hint: "remove them with lxc-destroy -f -n NAME" });
   } catch (err) {
     const left = await removeContainers(remote, script, containers).catch(() => containers);

@@ -3,6 +3,7 @@
  * (stress-ng and iperf3), booted through U-Boot from flash, measured on the
  * board and in containers, with iperf3's server on this machine.
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -39,9 +40,19 @@ describe("kiln bench on the qemu-virt board", () => {
   });
 
   it("measures the CPU suite on the board and in a container, TCP to the board, a veth and a macvlan container; removes the containers", async () => {
-    const r = await kiln(["bench", "--host", `127.0.0.1:${port}`, "--identity", key, "--accept-new-host-key", "--seconds", "2", "--out", join(testWork(), "bench-out"), "--json"], { env: stateEnv() });
+    const r = await kiln(["bench", "--host", `127.0.0.1:${port}`, "--identity", key, "--accept-new-host-key", "--seconds", "2", "--out", join(testWork(), "bench-out")], { env: stateEnv() });
     expect(r.exitCode, r.stderr.slice(-3000)).toBe(0);
-    const report = JSON.parse(r.stdout) as BenchReport;
+    // What a user reads: the seed's layout, host, container and their ratio on every row.
+    expect(r.stderr).toMatch(/^kiln bench on 127\.0\.0\.1:\d+: 7 CPU tests of 2 s on the board and in a container, 3 TCP runs of 2 s; at most \d+ s$/m);
+    expect(r.stdout).toMatch(/^\s+host\s+container\s+container\/host$/m);
+    for (const what of ["Dhrystone 2 \\(integer\\) \\(ops\\/s\\)", "File Copy \\(ops\\/s\\)", "TCP, veth on br0 \\(Mbit\\/s\\)", "TCP, macvlan on br0 \\(Mbit\\/s\\)"]) {
+      expect(r.stdout).toMatch(new RegExp(`^${what}\\s+[\\d.]+\\s+[\\d.]+\\s+[\\d.]+ %$`, "m"));
+    }
+    expect(r.stdout).toMatch(/^index \(geometric mean of the ratios\): [\d.]+ %$/m);
+    expect(r.stdout).toMatch(/s of the \d+ s announced; containers removed\.$/m);
+    // The same figures for machines, kept beside the log.
+    const saved = /^report: (.+\.json)$/m.exec(r.stdout)?.[1] ?? "";
+    const report = JSON.parse(readFileSync(saved, "utf8")) as BenchReport;
     expect(report.cpu.map((c) => c.id)).toEqual(["integer", "float", "syscall", "pipe", "switch", "fork", "copy"]);
     for (const row of report.cpu) {
       expect(row.host, row.id).toBeGreaterThan(0);
