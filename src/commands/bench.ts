@@ -137,8 +137,8 @@ export async function benchCommand(opts: BenchOptions): Promise<void> {
     }
 
     const port = await freeLoopbackPort();
-    const srv = await startServer("iperf3", ["-s", "-p", String(port)], log);
-    iperf = srv;
+    // Also kept outside the try, so that Ctrl-C stops it.
+    const srv = (iperf = await startServer("iperf3", ["-s", "-p", String(port)], log));
     const network: BenchRow[] = [];
     try {
       const tcp = async (where: string, what: string): Promise<number> => {

@@ -11,7 +11,7 @@ import { KilnError } from "../errors.js";
 import { shellQuote as q } from "../exec.js";
 import { whileCritical } from "../interrupt.js";
 import { bootId } from "./reboot.js";
-import { ConnectionLost, Remote, type SshTarget } from "./ssh.js";
+import { Remote, type SshTarget } from "./ssh.js";
 
 /** flashcfg's own status file (src/flashcfg/flashcfg.sh): progress, and the outcome of the run holding its lock. */
 export const FLASHCFG_STATUS = "/run/kiln-flashcfg.status";
@@ -96,10 +96,7 @@ export interface Supervised {
 export async function superviseFlashcfg(remote: Remote, target: SshTarget, o: SuperviseOptions): Promise<Supervised> {
   const before = await bootId(remote);
   // Lost as it starts, flashcfg may be writing: the loop below reconnects and reads its status.
-  const start = await remote.execScript(detachedFlashcfgScript(o.args, o.dir, o.feedDeadline)).catch((err: unknown) => {
-    if (err instanceof ConnectionLost) return undefined;
-    throw err;
-  });
+  const start = await remote.startDetached(detachedFlashcfgScript(o.args, o.dir, o.feedDeadline));
   if (start && start.code !== 0) throw new KilnError(`cannot start flashcfg on ${target.host}: ${start.stderr.trim()}`, { hint: "nothing was written" });
   const host = target.host;
   const { value, interrupted } = await whileCritical(

@@ -12,7 +12,7 @@ import { KilnError } from "../errors.js";
 import { shellQuote as q } from "../exec.js";
 import { bootId } from "./reboot.js";
 import { BOARD_ROOT } from "./probe.js";
-import { ConnectionLost, Remote, type SshTarget } from "./ssh.js";
+import { Remote, type SshTarget } from "./ssh.js";
 
 /** Board-side: $1 the private directory (old file in it), $2 seconds to wait for kiln's confirmation. */
 const SCRIPT = `dir=$1; wait=$2; f="${BOARD_ROOT}/etc/network/interfaces"
@@ -63,10 +63,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function applyNetworkLive(remote: Remote, target: SshTarget, dir: string, opts: { confirmSeconds: number; step: (s: string) => void }): Promise<Remote> {
   const boot = await bootId(remote);
-  // Detached: a connection lost as it starts is what the script does anyway (it takes the old network down).
-  await remote.execScript(detachedApplyScript(dir, opts.confirmSeconds)).catch((err: unknown) => {
-    if (!(err instanceof ConnectionLost)) throw err;
-  });
+  await remote.startDetached(detachedApplyScript(dir, opts.confirmSeconds));
   remote.close();
   opts.step(`network: the board brings up its new network; it puts the old one back unless kiln reaches it again within ${opts.confirmSeconds} s`);
   const start = Date.now();

@@ -1,6 +1,6 @@
 /** Reboot a board and wait for it to come back as a new boot (boot_id changes). */
 import { KilnError } from "../errors.js";
-import { ConnectionLost, Remote, type SshTarget } from "./ssh.js";
+import { Remote, type SshTarget } from "./ssh.js";
 
 /** The board's boot id; a board that cannot say within the limit is treated as gone. */
 export async function bootId(remote: Remote, timeoutMs = 20_000): Promise<string> {
@@ -15,10 +15,7 @@ export async function rebootAndWait(
   const before = await bootId(remote);
   // Detached, so the SSH command returns before the connection is cut.
   // busybox's reboot when the board has no other (a minimal root with busybox init).
-  // A connection lost as the command is sent: the reboot may be under way, the wait below tells.
-  await remote.execScript("(sleep 1; reboot || busybox reboot) >/dev/null 2>&1 </dev/null &").catch((err: unknown) => {
-    if (!(err instanceof ConnectionLost)) throw err;
-  });
+  await remote.startDetached("(sleep 1; reboot || busybox reboot) >/dev/null 2>&1 </dev/null &");
   remote.close();
   const deadline = Date.now() + opts.timeoutMs;
   opts.update?.("waiting for the board to go down and come back");

@@ -248,6 +248,18 @@ export class Remote {
     return this.execScript(argv.map(shellQuote).join(" "), opts);
   }
 
+  /**
+   * Start a script of kiln's own that detaches on the board (a reboot, a kexec, flashcfg,
+   * a network change) and is judged by its effect: a connection lost as it goes (undefined)
+   * means it may have started, and the caller's wait tells.
+   */
+  async startDetached(script: string): Promise<ExecResult | undefined> {
+    return this.execScript(script).catch((err: unknown) => {
+      if (err instanceof ConnectionLost) return undefined;
+      throw err;
+    });
+  }
+
   /** Run a fixed shell script of kiln's own (never with user text spliced in). */
   async execScript(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.log?.write(`ssh ${this.target.host}:${this.target.port} $ ${script.length > 200 ? `${script.slice(0, 200)}...` : script}`);

@@ -14,7 +14,7 @@ import { gunzipSync } from "node:zlib";
 import { KilnError } from "../errors.js";
 import type { UImageHeader } from "../image/uimage.js";
 import { bootId } from "./reboot.js";
-import { ConnectionLost, Remote, type SshTarget } from "./ssh.js";
+import { Remote, type SshTarget } from "./ssh.js";
 import { removeUpload, uploadVerified } from "./upload.js";
 
 export interface KexecParts {
@@ -158,10 +158,7 @@ export async function startTrial(remote: Remote, target: SshTarget, parts: Kexec
     for (const d of uploads) await removeUpload(remote, d);
   }
   opts.step(`trial: watchdog armed (${opts.deadline} s), kexec into the new kernel`);
-  // Detached: a connection lost as the kernel is replaced still means "wait and see which system answers".
-  await remote.execScript(jumpScript(opts.deadline)).catch((err: unknown) => {
-    if (!(err instanceof ConnectionLost)) throw err;
-  });
+  await remote.startDetached(jumpScript(opts.deadline));
   remote.close();
   const seen = await waitForBoot(target, before, token, opts);
   if (seen.kind === "trial") return { trial: seen.remote, token, before };
