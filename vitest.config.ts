@@ -6,11 +6,12 @@ import { defineConfig } from "vitest/config";
  *   e2e   the built CLI on real tools (kernel tree, cross compiler, mkimage, sshd)
  *   qemu  images booted in qemu-system-arm through U-Boot
  * e2e and qemu share one prepared kernel tree and the builds under ~/.cache/kiln/e2e
- * (see test/e2e/global-setup.ts); their files run one at a time so that two cores
- * do not thrash on make.
+ * (see test/e2e/global-setup.ts). Two files run at a time: most of a warm run is a
+ * board in QEMU waiting on one emulated core, and two boards use both of the CI
+ * machine's cores. Files that build the same directory wait for each other
+ * (test/support/shared-dir.ts); no file changes a build another one reads.
  */
 const heavy = {
-  fileParallelism: false,
   testTimeout: 120_000,
   hookTimeout: 3_600_000,
   globalSetup: ["test/e2e/global-setup.ts"],
@@ -18,6 +19,8 @@ const heavy = {
 
 export default defineConfig({
   test: {
+    maxWorkers: 2,
+    minWorkers: 1,
     reporters: ["verbose", "./test/support/durations-reporter.ts"],
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 60_000, globalSetup: ["test/unit/global-setup.ts"] } },

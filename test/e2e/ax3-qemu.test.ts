@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseUImage, sniffKind, type UImageHeader } from "../../src/image/uimage.js";
 import { cacheDir } from "../../src/paths.js";
 import { kiln, testWork } from "../support/cli.js";
-import { e2eKey as key, ensureE2eKey } from "../support/e2e-key.js";
+import { e2eKey as key } from "../support/e2e-key.js";
+import { withSharedDir } from "../support/shared-dir.js";
 
 const out = join(cacheDir(), "e2e", "openblocks-ax3");
 const image = join(out, "uImage.initrd.obsax3");
@@ -62,8 +63,8 @@ describe("the AX3 image in QEMU", () => {
   let port: number;
 
   beforeAll(async () => {
-    await ensureE2eKey();
-    const r = await kiln(["build", "--board", "openblocks-ax3", "--out", out, "--authorized-key", `${key}.pub`, "--json"]);
+    // Waits for build.test.ts, which may be building the same directory beside this file (see shared-dir.ts).
+    const r = await withSharedDir(out, () => kiln(["build", "--board", "openblocks-ax3", "--out", out, "--authorized-key", `${key}.pub`, "--json"]));
     if (r.exitCode !== 0) throw new Error(`kiln build failed (${r.exitCode}):\n${r.stderr.slice(-3000)}`);
     const q = await kiln(["qemu", "--board", "openblocks-ax3", "--image", twin, "--instance", instance, "--data-disk", "--timeout", "900", "--json"], { env: stateEnv() });
     if (q.exitCode !== 0) throw new Error(`kiln qemu failed (${q.exitCode}):\n${q.stderr}`);

@@ -5,38 +5,36 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BenchReport } from "../../src/commands/bench.js";
-import { cacheDir } from "../../src/paths.js";
 import { kiln, testWork } from "../support/cli.js";
-import { e2eKey as key, ensureE2eKey } from "../support/e2e-key.js";
+import { e2eKey as key } from "../support/e2e-key.js";
 import { seedBuildDir } from "../support/seed-build.js";
+import { withSharedDir } from "../support/shared-dir.js";
+import { buildVirt, e2e, sshTo, startVirt, stateEnv, stopVirt, virtOut as base } from "../support/virt-board.js";
 
 // The kernel of the default qemu-virt build, a root of the bench profile of its own.
-const base = join(cacheDir(), "e2e", "qemu-virt");
-const out = join(cacheDir(), "e2e", "qemu-virt-bench");
+const out = join(e2e, "qemu-virt-bench");
 const instance = "bench";
-const stateEnv = () => ({ KILN_STATE_DIR: join(testWork(), "state") });
 let port: number;
 
-async function ssh(...cmd: string[]) {
-  return execa("ssh", ["-i", key, "-p", String(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.1", ...cmd], { reject: false });
-}
+const ssh = (...cmd: string[]) => sshTo(port, ...cmd);
 
 describe("kiln bench on the qemu-virt board", () => {
   beforeAll(async () => {
-    await ensureE2eKey();
-    await seedBuildDir(base, out);
-    const b = await kiln(["build", "--board", "qemu-virt", "--profile", "bench", "--out", out, "--authorized-key", `${key}.pub`, "--json"]);
-    if (b.exitCode !== 0) throw new Error(`kiln build failed (${b.exitCode}):\n${b.stderr.slice(-3000)}`);
-    const q = await kiln(["qemu", "--board", "qemu-virt", "--image", join(out, "uImage.qemu-virt"), "--instance", instance, "--timeout", "400", "--json"], { env: stateEnv() });
-    if (q.exitCode !== 0) throw new Error(`kiln qemu failed (${q.exitCode}):\n${q.stderr}`);
-    port = (JSON.parse(q.stdout) as { ssh: { port: number } }).ssh.port;
+    // The build too in qemu-virt's turn: its root filesystem build must not overlap rootfs.test.ts's, which
+    // counts the .debs downloaded into kiln's cache while it runs.
+    await withSharedDir(out, () =>
+      withSharedDir(base, async () => {
+        await seedBuildDir(base, out);
+        await buildVirt(out, "--profile", "bench");
+      }),
+    );
+    ({ port } = await startVirt(instance, join(out, "uImage.qemu-virt")));
   }, 3_600_000);
 
   afterAll(async () => {
-    await kiln(["qemu", "stop", "--instance", instance], { env: stateEnv() });
+    await stopVirt(instance);
   });
 
   it("measures the CPU suite on the board and in a container, TCP to the board, a veth and a macvlan container; removes the containers", async () => {

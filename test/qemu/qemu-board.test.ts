@@ -1,30 +1,21 @@
 /**
  * The emulated board, end to end: build qemu-virt (kernel, rootfs, image), boot it
  * through U-Boot from emulated NOR flash, SSH in, check it with a real container,
- * flash a new image over SSH and boot into it, refuse a corrupted one on the board,
- * and fail the check of a kernel without IPC_NS. Builds live in kiln's cache
- * directory so CI runs share them.
+ * deploy to it live, refuse a corrupted or oversized image, and flash a kernel
+ * without IPC_NS whose check then fails.
+ * Builds live in kiln's cache directory so CI runs share them; a flash whose user
+ * or link goes away is in qemu-flash-interrupted.test.ts, the build variants in
+ * qemu-variants.test.ts (each file boots its own board: files run two at a time).
  */
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadBoard } from "../../src/board/load.js";
-import { parseUImage } from "../../src/image/uimage.js";
-import { cacheDir } from "../../src/paths.js";
-import { kiln, kilnProcess, testWork } from "../support/cli.js";
-import { e2eKey, ensureE2eKey } from "../support/e2e-key.js";
-import { seedBuildDir } from "../support/seed-build.js";
+import { kiln, testWork } from "../support/cli.js";
+import { e2eKey as key } from "../support/e2e-key.js";
 import { knownHosts } from "../support/ssh-case.js";
-import { startSshd } from "../support/sshd.js";
-import { startTcpProxy } from "../support/tcp-proxy.js";
-
-const e2e = join(cacheDir(), "e2e");
-const out = join(e2e, "qemu-virt");
-const key = e2eKey;
-const image = join(out, "uImage.qemu-virt");
-const stateEnv = () => ({ KILN_STATE_DIR: join(testWork(), "state") });
+import { buildNoIpcNs, buildVirt, consoleLog, flashFile, sshTo as ssh, startVirt as start, stateEnv, stopVirt as stop, virtImage as image, virtOut as out } from "../support/virt-board.js";
 
 const MiB = 1024 * 1024;
 
@@ -40,34 +31,10 @@ interface Live {
   checks: { id: string; ok: boolean; need: "required" | "optional"; detail: string }[];
 }
 
-const ensureKey = ensureE2eKey;
-
-async function buildVirt(outDir: string, ...extra: string[]) {
-  const r = await kiln(["build", "--board", "qemu-virt", "--out", outDir, "--authorized-key", `${key}.pub`, "--json", ...extra]);
-  if (r.exitCode !== 0) throw new Error(`kiln build failed (${r.exitCode}):\n${r.stderr.slice(-3000)}`);
-  return r;
-}
-
-async function start(instance: string, img: string): Promise<{ port: number; bootSeconds: number }> {
-  const r = await kiln(["qemu", "--board", "qemu-virt", "--image", img, "--instance", instance, "--timeout", "300", "--json"], { env: stateEnv() });
-  if (r.exitCode !== 0) throw new Error(`kiln qemu failed (${r.exitCode}):\n${r.stderr}`);
-  const j = JSON.parse(r.stdout) as { ssh: { port: number }; bootSeconds: number };
-  return { port: j.ssh.port, bootSeconds: j.bootSeconds };
-}
-
-const stop = (instance: string) => kiln(["qemu", "stop", "--instance", instance], { env: stateEnv() });
-const consoleLog = (instance: string) => readFileSync(join(testWork(), "state", "qemu", instance, "console.log"), "utf8");
-const flashFile = (instance: string) => join(testWork(), "state", "qemu", instance, "flash1.img");
-
-async function ssh(port: number, ...cmd: string[]) {
-  return execa("ssh", ["-i", key, "-p", String(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.1", ...cmd], { reject: false });
-}
-
 describe("the qemu-virt board", () => {
   let port: number;
 
   beforeAll(async () => {
-    await ensureKey();
     await buildVirt(out);
     ({ port } = await start("e2e", image));
   }, 3_600_000);
@@ -225,152 +192,8 @@ describe("the qemu-virt board", () => {
     await ssh(port, "rm", "-f", "/tmp/corrupt.uImage");
   }, 300_000);
 
-  it("kiln flash writes a new image over SSH, the board reboots into it and passes the check", async () => {
-    // The same parts under a new name: the console then shows which image U-Boot booted.
-    const h = parseUImage(readFileSync(image));
-    const parts = h.parts.map((p, i) => {
-      const f = join(testWork(), `part${i}`);
-      writeFileSync(f, readFileSync(image).subarray(p.offset, p.offset + p.size));
-      return f;
-    });
-    const second = join(testWork(), "second.uImage");
-    await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", `0x${h.load.toString(16)}`, "-e", `0x${h.entry.toString(16)}`, "-n", "KILNVIRT e2e second", "-d", parts.join(":"), second]);
-    const r = await kiln(
-      ["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", second, "--out", out, "--reboot-timeout", "300", "--json"],
-      { env: stateEnv() },
-    );
-    expect(r.stderr).not.toMatch(/internal error/);
-    const res = JSON.parse(r.stdout) as { results: { ok: boolean; flashcfg: string; error?: string }[] };
-    // On failure, what kiln said and the board's console (the trial's boot is only there).
-    expect(res.results[0]?.error, `${r.stderr.slice(-3000)}\n--- console ---\n${consoleLog("e2e").slice(-6000)}`).toBeUndefined();
-    expect(res.results[0]).toMatchObject({ ok: true, flashcfg: "kiln" });
-    expect(r.exitCode).toBe(0);
-    expect(consoleLog("e2e")).toMatch(/Image Name:\s+KILNVIRT e2e second/);
-    expect(readFileSync(flashFile("e2e")).subarray(0, 64).equals(readFileSync(second).subarray(0, 64))).toBe(true);
-  }, 900_000);
-
-  describe("a flash whose user or link goes away while flashcfg writes", () => {
-    // The same parts under a new name, as the board's next image.
-    async function repack(name: string): Promise<string> {
-      const h = parseUImage(readFileSync(image));
-      const parts = h.parts.map((p, i) => {
-        const f = join(testWork(), `${name}.part${i}`);
-        writeFileSync(f, readFileSync(image).subarray(p.offset, p.offset + p.size));
-        return f;
-      });
-      const file = join(testWork(), `${name}.uImage`);
-      await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", `0x${h.load.toString(16)}`, "-e", `0x${h.entry.toString(16)}`, "-n", `KILNVIRT e2e ${name}`, "-d", parts.join(":"), file]);
-      return file;
-    }
-    // Watched on the board itself (not through kiln): flashcfg's own status file.
-    async function untilWriting(): Promise<void> {
-      for (let i = 0; i < 600; i++) {
-        const r = await ssh(port, "cat", "/run/kiln-flashcfg.status");
-        if (/ writing \d+ bytes/.test(r.stdout)) return;
-        await new Promise((res) => setTimeout(res, 300));
-      }
-      throw new Error("flashcfg never started writing");
-    }
-    const flashHolds = (file: string) => {
-      const img = readFileSync(file);
-      return readFileSync(flashFile("e2e")).subarray(0, img.length).equals(img);
-    };
-
-    it("Ctrl-C: kiln says the board is writing, waits, reports the written image and does not reboot; the flash holds it", async () => {
-      const third = await repack("third");
-      const boot = (await ssh(port, "cat", "/proc/sys/kernel/random/boot_id")).stdout;
-      const p = kilnProcess(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", third, "--out", out, "--no-try", "--no-check", "--json"], { env: stateEnv() });
-      await untilWriting();
-      p.kill("SIGINT");
-      const r = await p;
-      expect(String(r.stderr)).toMatch(/is writing its flash and must not lose power: kiln waits for flashcfg's outcome/);
-      const res = JSON.parse(String(r.stdout)) as { results: { ok: boolean; error?: string }[] };
-      expect(res.results[0]?.error).toMatch(/^interrupted: flashcfg on 127\.0\.0\.1 finished, the image is written and verified; not rebooted by kiln/);
-      expect(r.exitCode).toBe(130);
-      expect(flashHolds(third)).toBe(true);
-      // Not rebooted: the same boot answers, and the upload was cleaned up.
-      expect((await ssh(port, "cat", "/proc/sys/kernel/random/boot_id")).stdout).toBe(boot);
-      expect((await ssh(port, "sh", "-c", "ls -d /tmp/kiln-upload.* 2>/dev/null; true")).stdout.trim()).toBe("");
-    }, 600_000);
-
-    it("a link that drops: kiln reconnects, reads flashcfg's outcome, reboots the board into the new image", async () => {
-      const fourth = await repack("fourth");
-      const proxy = await startTcpProxy(port);
-      try {
-        const p = kilnProcess(
-          ["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${proxy.port}`, "--identity", key, "--image", fourth, "--out", out, "--no-try", "--no-check", "--accept-new-host-key", "--reboot-timeout", "300", "--json"],
-          { env: stateEnv() },
-        );
-        await untilWriting();
-        proxy.cutAll();
-        const r = await p;
-        const res = JSON.parse(String(r.stdout)) as { results: { ok: boolean; error?: string; steps: string[] }[] };
-        expect(res.results[0]?.error, `${String(r.stderr).slice(-3000)}`).toBeUndefined();
-        expect(r.exitCode).toBe(0);
-        expect(proxy.cuts()).toBe(1);
-        const steps = res.results[0]?.steps ?? [];
-        expect(steps.some((s) => /^the link to 127\.0\.0\.1 dropped while it writes flash/.test(s))).toBe(true);
-        expect(steps).toContain("reconnected to 127.0.0.1: flashcfg still runs there");
-        expect(steps).toContain("flashcfg wrote the image");
-        expect(flashHolds(fourth)).toBe(true);
-        expect(consoleLog("e2e")).toMatch(/Image Name:\s+KILNVIRT e2e fourth/);
-      } finally {
-        await proxy.close();
-      }
-    }, 900_000);
-
-    it("through a jump host named only in an ssh config file (ProxyJump; a second sshd on loopback as the jump host)", async () => {
-      const fifth = await repack("fifth");
-      const jump = await startSshd();
-      try {
-        const cfg = join(testWork(), "ssh_config");
-        writeFileSync(
-          cfg,
-          [
-            "Host lab-board",
-            "  HostName 127.0.0.1",
-            `  Port ${port}`,
-            `  IdentityFile ${key}`,
-            "  ProxyJump lab-gate",
-            "Host lab-gate",
-            "  HostName 127.0.0.1",
-            `  Port ${jump.port}`,
-            `  IdentityFile ${jump.clientKey}`,
-            "",
-          ].join("\n"),
-        );
-        const r = await kiln(["flash", "--board", "qemu-virt", "--host", "lab-board", "--ssh-config", cfg, "--image", fifth, "--out", out, "--no-try", "--no-check", "--accept-new-host-key", "--reboot-timeout", "300", "--json"], {
-          env: stateEnv(),
-        });
-        const res = JSON.parse(r.stdout || "{}") as { results?: { ok: boolean; error?: string }[] };
-        expect(res.results?.[0]?.error, `${r.stderr.slice(-3000)}\n--- jump sshd ---\n${jump.log()}`).toBeUndefined();
-        expect(r.exitCode).toBe(0);
-        // kiln logged in to the jump host (the board's SSH ran inside a channel it forwarded).
-        expect(jump.log()).toMatch(/Accepted publickey for root from 127\.0\.0\.1/);
-        expect(flashHolds(fifth)).toBe(true);
-        expect(consoleLog("e2e")).toMatch(/Image Name:\s+KILNVIRT e2e fifth/);
-      } finally {
-        await jump.stop();
-      }
-    }, 900_000);
-
-    it("the same board twice (two addresses, one host key) is refused before any upload", async () => {
-      const before = readFileSync(flashFile("e2e"));
-      // A second address of the one board: a forwarded port, as a name and an address would be.
-      const proxy = await startTcpProxy(port);
-      try {
-        const r = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--host", `127.0.0.1:${proxy.port}`, "--identity", key, "--image", image, "--out", out, "--json"], {
-          env: stateEnv(),
-        });
-        expect(r.exitCode).toBe(2);
-        expect(r.stderr).toMatch(new RegExp(`the same board under different addresses: 127\\.0\\.0\\.1:${port} and 127\\.0\\.0\\.1:${proxy.port} \\(host key SHA256:`));
-      } finally {
-        await proxy.close();
-      }
-      expect(readFileSync(flashFile("e2e")).equals(before)).toBe(true);
-      expect((await ssh(port, "sh", "-c", "ls -d /tmp/kiln-upload.* 2>/dev/null; true")).stdout.trim()).toBe("");
-    }, 120_000);
-  });
+  // kiln flash as a user runs it (tried from RAM, written, rebooted into, checked) is trial.test.ts's last test;
+  // a flash whose user or link goes away is qemu-flash-interrupted.test.ts.
 
   it("an image one erase block larger than the image partition is refused before any upload", async () => {
     const big = join(testWork(), "big.uImage");
@@ -400,11 +223,7 @@ describe("the qemu-virt board", () => {
   }, 120_000);
 
   it("a kernel without IPC_NS, flashed over SSH with its own host key, boots, and kiln check fails naming it", async () => {
-    const frag = join(e2e, "no-ipc-ns.config");
-    writeFileSync(frag, "# CONFIG_IPC_NS is not set\n");
-    const broken = join(e2e, "qemu-virt-no-ipc-ns");
-    await seedBuildDir(out, broken);
-    await buildVirt(broken, "--fragment", frag, "--allow-missing");
+    const broken = await buildNoIpcNs();
     const brokenKey = (JSON.parse(readFileSync(join(broken, "manifest.json"), "utf8")) as { sshHostKey: string }).sshHostKey;
     const goodKey = (JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as { sshHostKey: string }).sshHostKey;
     expect(brokenKey).toMatch(/^SHA256:/);
@@ -426,7 +245,7 @@ describe("the qemu-virt board", () => {
     expect(checked, steps.join("\n")).toBeGreaterThan(-1);
     expect(checked).toBeLessThan(steps.findIndex((s) => s.startsWith("flashcfg started")));
     const backup = res.results[0]?.backup;
-    // The dump is the partition as it was: it starts with the header of the image that was in flash (the last test's).
+    // The dump is the partition as it was: it starts with the header of the image that was in flash.
     expect(readFileSync(backup?.file ?? "").subarray(0, 64).equals(inFlash)).toBe(true);
     expect(readFileSync(`${backup?.file ?? ""}.hostkey`, "utf8").trim()).toBe(goodKey);
     const known = knownHosts({ state: join(testWork(), "state"), out });
@@ -439,107 +258,3 @@ describe("the qemu-virt board", () => {
   }, 3_600_000);
 });
 
-describe("the AX3's flash layout on the emulated board", () => {
-  it("an image built with --flash-layout ax3-names shows the vendor's seven partitions, and kiln flash writes the kernel image one", async () => {
-    await ensureKey();
-    await buildVirt(out);
-    // Only the image stage differs between layouts: build the variant, keep a copy, put the default back.
-    const variant = await kiln(["image", "--no-deps", "--board", "qemu-virt", "--out", out, "--flash-layout", "ax3-names", "--json"]);
-    expect(variant.exitCode, variant.stderr).toBe(0);
-    const ax3 = join(testWork(), "ax3-names.uImage");
-    copyFileSync(image, ax3);
-    const back = await kiln(["image", "--no-deps", "--board", "qemu-virt", "--out", out, "--json"]);
-    expect(back.exitCode, back.stderr).toBe(0);
-
-    const { port } = await start("ax3names", ax3);
-    try {
-      const probe = await kiln(["probe", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--accept-new-host-key", "--json"], { env: stateEnv() });
-      const p = JSON.parse(probe.stdout) as Probe;
-      // The names the AX3's own board data gives its vendor partitions, in order.
-      const ax3Names = ((await loadBoard("openblocks-ax3")).flash?.partitions ?? []).map((x) => x.name);
-      expect(ax3Names).toHaveLength(7);
-      expect(p.mtd.map((m) => m.name)).toEqual(ax3Names);
-      expect(p.mtd.find((m) => m.name === "OpenBlocks A series Kernel Image")?.size).toBe(48 * MiB);
-
-      const r = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", ax3, "--out", out, "--no-try", "--reboot-timeout", "300", "--json"], {
-        env: stateEnv(),
-      });
-      const res = JSON.parse(r.stdout) as { results: { ok: boolean; flashcfg: string; error?: string }[] };
-      expect(res.results[0]?.error).toBeUndefined();
-      expect(res.results[0]).toMatchObject({ ok: true, flashcfg: "kiln" });
-      expect(readFileSync(flashFile("ax3names")).subarray(0, 64).equals(readFileSync(ax3).subarray(0, 64))).toBe(true);
-      expect(consoleLog("ax3names").match(/## Booting kernel from Legacy Image/g)?.length).toBe(2);
-    } finally {
-      await stop("ax3names");
-    }
-  }, 3_600_000);
-});
-
-describe("kiln config and kiln build share the config stage", () => {
-  const how = (stdout: string) => (JSON.parse(stdout) as { stages: { stage: string; how: string }[] }).stages.map((x) => `${x.stage}=${x.how}`);
-
-  it("kiln config then kiln build with nothing changed runs no stage; --fragment docker in between runs the config stage again, and only it", async () => {
-    await ensureKey();
-    await buildVirt(out);
-    const c = await kiln(["config", "--board", "qemu-virt", "--out", out]);
-    expect(c.exitCode, c.stderr).toBe(0);
-    expect(how((await buildVirt(out)).stdout)).toEqual(["config=up to date", "kernel=up to date", "rootfs=up to date", "image=up to date"]);
-    const config = readFileSync(join(out, "kernel", ".config"));
-    const docker = await kiln(["config", "--board", "qemu-virt", "--out", out, "--fragment", "docker", "--json"]);
-    expect(docker.exitCode, docker.stderr).toBe(0);
-    expect(readFileSync(join(out, "kernel", ".config")).equals(config)).toBe(false);
-    const back = how((await buildVirt(out)).stdout);
-    expect(back[0]).toMatch(/^config=(built|cache)$/);
-    // The config is the one built before, byte for byte: nothing after it runs.
-    expect(back.slice(1)).toEqual(["kernel=up to date", "rootfs=up to date", "image=up to date"]);
-    expect(readFileSync(join(out, "kernel", ".config")).equals(config)).toBe(true);
-  }, 900_000);
-});
-
-
-describe("reproducible builds", () => {
-  it("two clean builds of the kernel in two output directories give the same image, byte for byte", async () => {
-    await ensureKey();
-    await buildVirt(out);
-    // The root filesystem carries a host key made for each build: the same ramdisk goes into both.
-    const ramdisk = join(testWork(), "repro-ramdisk.cpio");
-    copyFileSync(join(out, "rootfs", "ramdisk.cpio"), ramdisk);
-    const a = join(testWork(), "repro-a");
-    const b = join(testWork(), "repro-b");
-    const first = JSON.parse((await buildVirt(a, "--ramdisk", ramdisk)).stdout) as { stages: { stage: string; how: string }[]; image: string };
-    // --no-cache: really configure and compile again (ccache makes it quick), not restore.
-    const second = JSON.parse((await buildVirt(b, "--ramdisk", ramdisk, "--no-cache")).stdout) as typeof first;
-    expect(second.stages.map((s) => `${s.stage}=${s.how}`)).toEqual(["config=built", "kernel=built", "image=built"]);
-    expect(existsSync(join(b, "kernel", "arch", "arm", "boot", "zImage"))).toBe(true);
-    const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
-    expect(sha(join(b, "kernel", "arch", "arm", "boot", "zImage"))).toBe(sha(join(a, "kernel", "arch", "arm", "boot", "zImage")));
-    expect(sha(second.image)).toBe(sha(first.image));
-  }, 3_600_000);
-});
-
-describe("interrupting kiln qemu", () => {
-  it("leaves no QEMU process behind", async () => {
-    await ensureKey();
-    const child = execa("node", [join(import.meta.dirname, "..", "..", "bin", "kiln.js"), "qemu", "--board", "qemu-virt", "--image", image, "--instance", "killme", "--timeout", "300"], {
-      env: stateEnv(),
-      reject: false,
-    });
-    const info = join(testWork(), "state", "qemu", "killme", "instance.json");
-    for (let i = 0; i < 100 && !existsSync(info); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(existsSync(info)).toBe(true);
-    const pid = (JSON.parse(readFileSync(info, "utf8")) as { pid: number }).pid;
-    child.kill("SIGTERM");
-    const res = await child;
-    expect(res.exitCode).not.toBe(0);
-    let alive = true;
-    for (let i = 0; i < 50 && alive; i++) {
-      try {
-        process.kill(pid, 0);
-        await new Promise((r) => setTimeout(r, 100));
-      } catch {
-        alive = false;
-      }
-    }
-    expect(alive).toBe(false);
-  }, 120_000);
-});

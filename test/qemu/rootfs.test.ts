@@ -9,11 +9,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cacheDir } from "../../src/paths.js";
-import { kiln } from "../support/cli.js";
-import { e2eKey, ensureE2eKey } from "../support/e2e-key.js";
 import { COMMON_DEVICES, SEED_DEVICES } from "../../src/rootfs/templates.js";
+import { kiln } from "../support/cli.js";
+import { e2eKey } from "../support/e2e-key.js";
+import { withSharedDir } from "../support/shared-dir.js";
+import { buildVirt, virtOut as out } from "../support/virt-board.js";
 
-const out = join(cacheDir(), "e2e", "qemu-virt");
 const debCache = join(cacheDir(), "debs", "bookworm-armhf");
 
 interface RootfsRun {
@@ -27,7 +28,8 @@ interface RootfsRun {
 
 /** `kiln rootfs` as a user runs it (the config and kernel stages are up to date by then). */
 async function rootfs(extra: { force?: string[] } = {}): Promise<RootfsRun> {
-  const r = await kiln(["rootfs", "--board", "qemu-virt", "--out", out, "--authorized-key", `${e2eKey}.pub`, "--json", ...(extra.force ? ["--force", ...extra.force] : [])]);
+  // Waits for any other test file building here (see shared-dir.ts); a forced run writes the same bytes again.
+  const r = await withSharedDir(out, () => kiln(["rootfs", "--board", "qemu-virt", "--out", out, "--authorized-key", `${e2eKey}.pub`, "--json", ...(extra.force ? ["--force", ...extra.force] : [])]));
   if (r.exitCode !== 0) throw new Error(`kiln rootfs failed (${r.exitCode}):\n${r.stderr}`);
   const j = JSON.parse(r.stdout) as Omit<RootfsRun, "outcome"> & { stages: RootfsRun["outcome"][] };
   const outcome = j.stages.find((s) => s.stage === "rootfs");
@@ -47,9 +49,7 @@ describe("kiln rootfs --board qemu-virt", () => {
   let zImage: string;
 
   beforeAll(async () => {
-    await ensureE2eKey();
-    const b = await kiln(["build", "--board", "qemu-virt", "--out", out, "--authorized-key", `${e2eKey}.pub`, "--json"]);
-    if (b.exitCode !== 0) throw new Error(`kiln build --board qemu-virt failed (${b.exitCode}):\n${b.stderr}`);
+    await buildVirt(out);
     const art = JSON.parse(readFileSync(join(out, "kernel-artifacts.json"), "utf8")) as { zImage: string };
     // KILN_E2E_ZIMAGE boots another kernel, e.g. one built with an option the board's config lacks.
     zImage = process.env.KILN_E2E_ZIMAGE ?? art.zImage;

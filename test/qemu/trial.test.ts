@@ -10,40 +10,20 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseUImage } from "../../src/image/uimage.js";
-import { cacheDir } from "../../src/paths.js";
 import { kiln, testWork } from "../support/cli.js";
-import { e2eKey as key, ensureE2eKey } from "../support/e2e-key.js";
-import { seedBuildDir } from "../support/seed-build.js";
+import { e2eKey as key } from "../support/e2e-key.js";
+import { buildNoIpcNs, buildVirt, repack, startVirt, stateEnv, stopVirt, consoleLog as virtConsoleLog, flashFile as virtFlashFile, virtImage as image, virtOut as out } from "../support/virt-board.js";
 
-const out = join(cacheDir(), "e2e", "qemu-virt");
-const image = join(out, "uImage.qemu-virt");
 const instance = "trial";
-const stateEnv = () => ({ KILN_STATE_DIR: join(testWork(), "state") });
-const flashFile = () => join(testWork(), "state", "qemu", instance, "flash1.img");
-const consoleLog = () => readFileSync(join(testWork(), "state", "qemu", instance, "console.log"), "utf8");
+const flashFile = () => virtFlashFile(instance);
+const consoleLog = () => virtConsoleLog(instance);
 const flashSha = () => createHash("sha256").update(readFileSync(flashFile())).digest("hex");
 
 interface FlashJson {
-  results: { host: string; ok: boolean; error?: string; notAttempted?: string; steps: string[]; trial?: { tried: boolean; why?: string } }[];
+  results: { host: string; ok: boolean; flashcfg?: string; error?: string; notAttempted?: string; steps: string[]; trial?: { tried: boolean; why?: string } }[];
 }
 
 let port: number;
-
-/** The image's parts, with the ramdisk part replaced (or extended) and a new name. */
-async function variant(name: string, ramdisk: (original: Buffer) => Buffer): Promise<string> {
-  const bytes = readFileSync(image);
-  const h = parseUImage(bytes);
-  const files = h.parts.map((p, i) => {
-    const f = join(testWork(), `${name}.part${i}`);
-    const part = bytes.subarray(p.offset, p.offset + p.size);
-    writeFileSync(f, i === 1 ? ramdisk(part) : part);
-    return f;
-  });
-  const file = join(testWork(), `${name}.uImage`);
-  await execa("mkimage", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "gzip", "-a", "0x40008000", "-e", "0x40008000", "-n", `KILNVIRT ${name}`, "-d", files.join(":"), file]);
-  return file;
-}
 
 /** A gzip cpio holding only /init: appended to the ramdisk, it replaces the real /init (later archives win). */
 async function initOverride(name: string, script: string): Promise<Buffer> {
@@ -63,23 +43,19 @@ async function flash(img: string, ...extra: string[]) {
 
 describe("kiln flash tries the image from RAM first", () => {
   beforeAll(async () => {
-    await ensureE2eKey();
-    const b = await kiln(["build", "--board", "qemu-virt", "--out", out, "--authorized-key", `${key}.pub`, "--json"]);
-    if (b.exitCode !== 0) throw new Error(`kiln build failed (${b.exitCode}):\n${b.stderr.slice(-3000)}`);
-    const q = await kiln(["qemu", "--board", "qemu-virt", "--image", image, "--instance", instance, "--timeout", "400", "--json"], { env: stateEnv() });
-    if (q.exitCode !== 0) throw new Error(`kiln qemu failed (${q.exitCode}):\n${q.stderr}`);
-    port = (JSON.parse(q.stdout) as { ssh: { port: number } }).ssh.port;
+    await buildVirt(out);
+    ({ port } = await startVirt(instance, image));
     // The proof of the failing-proof case: a known host key for the board before the trials start.
     await kiln(["probe", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--accept-new-host-key", "--json"], { env: stateEnv() });
   }, 3_600_000);
 
   afterAll(async () => {
-    await kiln(["qemu", "stop", "--instance", instance], { env: stateEnv() });
+    await stopVirt(instance);
   });
 
   it("a ramdisk whose /init exits panics the trial kernel: the board comes back on the old image, flash untouched", async () => {
     const extra = await initOverride("exits", "#!/bin/sh\necho 'kiln-test: this /init exits'\nexit 1\n");
-    const bad = await variant("panics", (rd) => Buffer.concat([rd, extra]));
+    const bad = await repack(image, "panics", (rd) => Buffer.concat([rd, extra]));
     const before = flashSha();
     const from = consoleLog().length;
     const r = await flash(bad);
@@ -91,10 +67,11 @@ describe("kiln flash tries the image from RAM first", () => {
 
   it("a trial whose user space hangs before SSH comes up is reset by the watchdog, flash untouched", async () => {
     const extra = await initOverride("hangs", "#!/bin/sh\necho 'kiln-test: this /init hangs'\nexec sleep 100000\n");
-    const bad = await variant("hangs", (rd) => Buffer.concat([rd, extra]));
+    const bad = await repack(image, "hangs", (rd) => Buffer.concat([rd, extra]));
     const before = flashSha();
     const from = consoleLog().length;
-    const r = await flash(bad);
+    // A short deadline: this trial never answers, and the wait for the watchdog is the test's cost.
+    const r = await flash(bad, "--try-deadline", "45");
     expect(r.exitCode).not.toBe(0);
     expect(r.json.results[0]?.error).toMatch(/^trial failed: the trial system never answered.*; flash untouched/);
     expect(flashSha()).toBe(before);
@@ -106,12 +83,7 @@ describe("kiln flash tries the image from RAM first", () => {
   }, 1_200_000);
 
   it("an image that boots but fails the container proof (IPC_NS off) is rebooted by kiln, flash untouched", async () => {
-    const broken = join(cacheDir(), "e2e", "qemu-virt-no-ipc-ns");
-    const frag = join(cacheDir(), "e2e", "no-ipc-ns.config");
-    writeFileSync(frag, "# CONFIG_IPC_NS is not set\n");
-    await seedBuildDir(out, broken);
-    const b = await kiln(["build", "--board", "qemu-virt", "--out", broken, "--authorized-key", `${key}.pub`, "--fragment", frag, "--allow-missing", "--json"]);
-    expect(b.exitCode, b.stderr.slice(-2000)).toBe(0);
+    const broken = await buildNoIpcNs();
     const before = flashSha();
     const args = ["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--out", broken, "--try-deadline", "90", "--reboot-timeout", "400", "--json"];
     // That build has a host key of its own: without --replace-host-key it may not replace the pinned one, refused before anything.
@@ -129,7 +101,7 @@ describe("kiln flash tries the image from RAM first", () => {
   }, 3_600_000);
 
   it("canary: three targets, the first failing: with --canary 1 the other two are never touched", async () => {
-    const good = await variant("canary", (rd) => rd);
+    const good = await repack(image, "canary", (rd) => rd);
     const before = flashSha();
     // Three different boards (the same one twice is refused before anything, see qemu-board.test.ts):
     // the canary does not answer, the board, and an address where nothing listens.
@@ -144,11 +116,13 @@ describe("kiln flash tries the image from RAM first", () => {
     expect(flashSha()).toBe(before);
   }, 300_000);
 
-  it("a good image is tried, then flashed from the trial system, then boots from flash and passes the check", async () => {
-    const good = await variant("good", (rd) => rd);
+  it("kiln flash, as a user runs it: a good image is tried, then flashed from the trial system by kiln's flashcfg, then boots from flash and passes the check", async () => {
+    const good = await repack(image, "good", (rd) => rd);
     const from = consoleLog().length;
     const r = await flash(good);
+    expect(r.stderr).not.toMatch(/internal error/);
     expect(r.json.results[0]?.error, `${r.stderr.slice(-3000)}\n--- console ---\n${consoleLog().slice(-6000)}`).toBeUndefined();
+    expect(r.json.results[0]).toMatchObject({ ok: true, flashcfg: "kiln" });
     expect(r.exitCode).toBe(0);
     const steps = r.json.results[0]?.steps ?? [];
     expect(r.json.results[0]?.trial?.tried).toBe(true);

@@ -1,4 +1,5 @@
 /** Spawn the real, built CLI as a user would. */
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 
@@ -25,10 +26,17 @@ export function kilnProcess(args: string[], opts: { env?: Record<string, string>
   return execa("node", [join(repoRoot, "bin", "kiln.js"), ...args], { cwd: opts.cwd ?? repoRoot, env: { ...opts.env }, reject: false, stdin: "ignore" });
 }
 
+/**
+ * The run's work directory, one per vitest worker: files run two at a time, and
+ * each file's temporary images, state directory and QEMU instances stay apart
+ * from the other's.
+ */
 export function testWork(): string {
   const w = process.env.KILN_TEST_WORK;
   if (!w) throw new Error("KILN_TEST_WORK is not set: run the tests through vitest (test/e2e/global-setup.ts)");
-  return w;
+  const dir = join(w, `w${process.env.VITEST_POOL_ID ?? "0"}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 export function kernelTree(): string {

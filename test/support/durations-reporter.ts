@@ -7,6 +7,11 @@ import type { Reporter, TestModule } from "vitest/node";
 
 export default class DurationsReporter implements Reporter {
   private readonly rows: { project: string; file: string; seconds: number; state: string }[] = [];
+  private started = Date.now();
+
+  onTestRunStart(): void {
+    this.started = Date.now();
+  }
 
   onTestModuleEnd(m: TestModule): void {
     const d = m.diagnostic();
@@ -19,6 +24,7 @@ export default class DurationsReporter implements Reporter {
     const lines = this.rows
       .sort((a, b) => b.seconds - a.seconds)
       .map((r) => `  ${r.seconds.toFixed(1).padStart(7)} s  ${r.project.padEnd(5)} ${r.file}${r.state === "passed" ? "" : `  (${r.state})`}`);
-    process.stdout.write(`\nTest file durations (${this.rows.length} files, ${total.toFixed(0)} s in all; files run one after another):\n${lines.join("\n")}\n`);
+    const wall = (Date.now() - this.started) / 1000;
+    process.stdout.write(`\nTest file durations (${this.rows.length} files, ${total.toFixed(0)} s in all, two at a time: ${wall.toFixed(0)} s from first to last):\n${lines.join("\n")}\n`);
   }
 }

@@ -1,0 +1,126 @@
+/**
+ * qemu-virt built other ways: the AX3's flash layout on the emulated board,
+ * kiln config and kiln build sharing the config stage, two clean kernel builds
+ * giving the same bytes, and an interrupted kiln qemu leaving no QEMU behind.
+ * Every variant is built in a directory of its own: the shared build under
+ * ~/.cache/kiln/e2e is read, never changed, by this file.
+ */
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { loadBoard } from "../../src/board/load.js";
+import { kiln, testWork } from "../support/cli.js";
+import { e2eKey as key } from "../support/e2e-key.js";
+import { buildVirt, consoleLog, flashFile, startVirt as start, stateEnv, stopVirt as stop, virtImage as image, virtOut as out } from "../support/virt-board.js";
+
+const MiB = 1024 * 1024;
+
+interface Probe {
+  mtd: { dev: string; name: string; size: number }[];
+}
+
+describe("the AX3's flash layout on the emulated board", () => {
+  it("an image built with --flash-layout ax3-names shows the vendor's seven partitions, and kiln flash writes the kernel image one", async () => {
+    await buildVirt(out);
+    // Only the image stage differs between layouts: the variant packed in a directory of its own from the
+    // shared build's kernel and ramdisk (the shared image stays as it is for the files running beside this one).
+    const dir = join(testWork(), "ax3-names");
+    mkdirSync(join(dir, "kernel"), { recursive: true });
+    copyFileSync(join(out, "kernel-artifacts.json"), join(dir, "kernel-artifacts.json"));
+    copyFileSync(join(out, "kernel", ".config"), join(dir, "kernel", ".config"));
+    const variant = await kiln(["image", "--no-deps", "--board", "qemu-virt", "--out", dir, "--ramdisk", join(out, "rootfs", "ramdisk.cpio"), "--flash-layout", "ax3-names", "--json"]);
+    expect(variant.exitCode, variant.stderr).toBe(0);
+    const ax3 = join(dir, "uImage.qemu-virt");
+
+    const { port } = await start("ax3names", ax3);
+    try {
+      const probe = await kiln(["probe", "--host", "127.0.0.1", "--port", String(port), "--identity", key, "--accept-new-host-key", "--json"], { env: stateEnv() });
+      const p = JSON.parse(probe.stdout) as Probe;
+      // The names the AX3's own board data gives its vendor partitions, in order.
+      const ax3Names = ((await loadBoard("openblocks-ax3")).flash?.partitions ?? []).map((x) => x.name);
+      expect(ax3Names).toHaveLength(7);
+      expect(p.mtd.map((m) => m.name)).toEqual(ax3Names);
+      expect(p.mtd.find((m) => m.name === "OpenBlocks A series Kernel Image")?.size).toBe(48 * MiB);
+
+      const r = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--image", ax3, "--out", out, "--no-try", "--reboot-timeout", "300", "--json"], {
+        env: stateEnv(),
+      });
+      const res = JSON.parse(r.stdout) as { results: { ok: boolean; flashcfg: string; error?: string }[] };
+      expect(res.results[0]?.error).toBeUndefined();
+      expect(res.results[0]).toMatchObject({ ok: true, flashcfg: "kiln" });
+      expect(readFileSync(flashFile("ax3names")).subarray(0, 64).equals(readFileSync(ax3).subarray(0, 64))).toBe(true);
+      expect(consoleLog("ax3names").match(/## Booting kernel from Legacy Image/g)?.length).toBe(2);
+    } finally {
+      await stop("ax3names");
+    }
+  }, 3_600_000);
+});
+
+describe("kiln config and kiln build share the config stage", () => {
+  const how = (stdout: string) => (JSON.parse(stdout) as { stages: { stage: string; how: string }[] }).stages.map((x) => `${x.stage}=${x.how}`);
+
+  it("kiln config then kiln build with nothing changed runs no stage; --fragment docker in between runs the config stage again, and only it", async () => {
+    // A build directory of its own (config, kernel and rootfs come from the stage cache): this test changes its .config.
+    const own = join(testWork(), "config-share");
+    await buildVirt(own);
+    const c = await kiln(["config", "--board", "qemu-virt", "--out", own]);
+    expect(c.exitCode, c.stderr).toBe(0);
+    expect(how((await buildVirt(own)).stdout)).toEqual(["config=up to date", "kernel=up to date", "rootfs=up to date", "image=up to date"]);
+    const config = readFileSync(join(own, "kernel", ".config"));
+    const docker = await kiln(["config", "--board", "qemu-virt", "--out", own, "--fragment", "docker", "--json"]);
+    expect(docker.exitCode, docker.stderr).toBe(0);
+    expect(readFileSync(join(own, "kernel", ".config")).equals(config)).toBe(false);
+    const back = how((await buildVirt(own)).stdout);
+    expect(back[0]).toMatch(/^config=(built|cache)$/);
+    // The config is the one built before, byte for byte: nothing after it runs.
+    expect(back.slice(1)).toEqual(["kernel=up to date", "rootfs=up to date", "image=up to date"]);
+    expect(readFileSync(join(own, "kernel", ".config")).equals(config)).toBe(true);
+  }, 900_000);
+});
+
+describe("reproducible builds", () => {
+  it("two clean builds of the kernel in two output directories give the same image, byte for byte", async () => {
+    await buildVirt(out);
+    // The root filesystem carries a host key made for each build: the same ramdisk goes into both.
+    const ramdisk = join(testWork(), "repro-ramdisk.cpio");
+    copyFileSync(join(out, "rootfs", "ramdisk.cpio"), ramdisk);
+    const a = join(testWork(), "repro-a");
+    const b = join(testWork(), "repro-b");
+    const first = JSON.parse((await buildVirt(a, "--ramdisk", ramdisk)).stdout) as { stages: { stage: string; how: string }[]; image: string };
+    // --no-cache: really configure and compile again (ccache makes it quick), not restore.
+    const second = JSON.parse((await buildVirt(b, "--ramdisk", ramdisk, "--no-cache")).stdout) as typeof first;
+    expect(second.stages.map((s) => `${s.stage}=${s.how}`)).toEqual(["config=built", "kernel=built", "image=built"]);
+    expect(existsSync(join(b, "kernel", "arch", "arm", "boot", "zImage"))).toBe(true);
+    const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
+    expect(sha(join(b, "kernel", "arch", "arm", "boot", "zImage"))).toBe(sha(join(a, "kernel", "arch", "arm", "boot", "zImage")));
+    expect(sha(second.image)).toBe(sha(first.image));
+  }, 3_600_000);
+});
+
+describe("interrupting kiln qemu", () => {
+  it("leaves no QEMU process behind", async () => {
+    const child = execa("node", [join(import.meta.dirname, "..", "..", "bin", "kiln.js"), "qemu", "--board", "qemu-virt", "--image", image, "--instance", "killme", "--timeout", "300"], {
+      env: stateEnv(),
+      reject: false,
+    });
+    const info = join(testWork(), "state", "qemu", "killme", "instance.json");
+    for (let i = 0; i < 100 && !existsSync(info); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(info)).toBe(true);
+    const pid = (JSON.parse(readFileSync(info, "utf8")) as { pid: number }).pid;
+    child.kill("SIGTERM");
+    const res = await child;
+    expect(res.exitCode).not.toBe(0);
+    let alive = true;
+    for (let i = 0; i < 50 && alive; i++) {
+      try {
+        process.kill(pid, 0);
+        await new Promise((r) => setTimeout(r, 100));
+      } catch {
+        alive = false;
+      }
+    }
+    expect(alive).toBe(false);
+  }, 120_000);
+});
