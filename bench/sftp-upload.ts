@@ -6,7 +6,7 @@
  * Goal: kiln / scp >= 0.9.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -46,7 +46,8 @@ const kiln = async () => {
     knownHostsFile: join(dir, "known_hosts"),
   });
   try {
-    await remote.putFile(file, join(sshd.board.uploadDir, "kiln.bin"));
+    // What kiln flash does: the bytes already in memory (the ones its pre-flight checked).
+    await remote.putBuffer(readFileSync(file), join(sshd.board.uploadDir, "kiln.bin"), 0o600);
   } finally {
     remote.close();
   }

@@ -13,7 +13,7 @@ import { requireTool, StageLog, startServer } from "../exec.js";
 import { writeFileAtomic } from "../fsutil.js";
 import { projectRoot } from "../paths.js";
 import { freeLoopbackPort } from "../qemu/instance.js";
-import { parseHostSpec } from "../remote/fleet.js";
+import { boardLogName, parseHostSpec } from "../remote/fleet.js";
 import { type SshCliOptions, sshTargetFor } from "../remote/ssh-config.js";
 import { Remote } from "../remote/ssh.js";
 
@@ -55,7 +55,7 @@ export async function benchCommand(opts: BenchOptions): Promise<void> {
     throw new InputError(`${opts.host} is reached through a jump host: the board would see the jump host's address as this machine's`, "pass --server-address with this machine's address as the board sees it (iperf3's server runs here)");
   }
   await requireTool("iperf3", "iperf3", "kiln bench measures TCP throughput with an iperf3 server on this machine");
-  const log = new StageLog(join(opts.out ?? resolve("out"), "logs", `bench-${target.host}-${target.port}.log`));
+  const log = new StageLog(join(opts.out ?? resolve("out"), "logs", boardLogName("bench", target.host, target.port)));
   const say = (s: string) => {
     log.write(`# ${s}`);
     if (!opts.json) process.stderr.write(`${s}\n`);

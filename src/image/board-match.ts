@@ -23,7 +23,10 @@ export function namePrefix(template: string): string {
 }
 
 export interface MatchOptions {
-  /** A backup of the board's own firmware may carry the vendor's name and packing (kiln restore). */
+  /**
+   * A backup of the board's own firmware may carry the vendor's name and packing
+   * (kiln restore): only what makes it boot is compared, unless it has kiln's name.
+   */
   vendorImage?: boolean;
 }
 
@@ -40,7 +43,10 @@ export function imageBoardMismatches(board: Board, h: UImageHeader, opts: MatchO
   same("image type", h.type, img.type);
   same("load address", hex(h.load), hex(img.loadAddress));
   same("entry point", hex(h.entry), hex(img.entryAddress));
-  if (opts.vendorImage) return out;
+  // A backup that carries kiln's own name for this board was made by kiln: judged in full.
+  const prefix = namePrefix(img.name).slice(0, 31);
+  const kilnNamed = prefix !== "" && h.name.startsWith(prefix);
+  if (opts.vendorImage && !kilnNamed) return out;
   same("compression", h.compression, img.kernelCompression);
   const kinds = expectedKinds(img, board.kernel.appendDtb ?? false);
   if (h.parts.length !== kinds.length) {
@@ -52,7 +58,6 @@ export function imageBoardMismatches(board: Board, h: UImageHeader, opts: MatchO
       if (!allowed.includes(kind)) out.push(`part ${i} (${roles[i] ?? "?"}) is ${kind}, the board needs ${allowed.join(" or ")}`);
     });
   }
-  const prefix = namePrefix(img.name).slice(0, 31);
   if (!h.name.startsWith(prefix.slice(0, Math.min(prefix.length, h.name.length))) || h.name.length === 0) out.push(`name "${h.name}" does not start with "${prefix}" (board data: "${img.name}")`);
   return out;
 }

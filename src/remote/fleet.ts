@@ -71,7 +71,11 @@ export async function targetsFrom(opts: Omit<FleetOptions, "parallel" | "json">,
     const parsed = InventorySchema.safeParse(Array.isArray(yaml) ? yaml : []);
     if (!parsed.success) throw new InputError(`${opts.inventory}: not a list of hosts: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     // A key named in the inventory is relative to where kiln was started, like every path given to kiln.
-    for (const e of parsed.data) specs.push(typeof e === "string" ? { host: e } : { ...e, identity: e.identity ? resolve(e.identity) : undefined });
+    for (const e of parsed.data) {
+      if (typeof e === "string") specs.push(parseHostSpec(e));
+      else if (!isHostName(e.host)) throw new InputError(`${opts.inventory}: host ${JSON.stringify(e.host)} is not a host name or address`, "give a name or an address; the port goes in port:");
+      else specs.push({ ...e, identity: e.identity ? resolve(e.identity) : undefined });
+    }
   }
   if (specs.length === 0) throw new InputError(`no board to ${verb}`, "pass --host H (repeatable) or --inventory FILE");
   for (const t of specs) {
@@ -85,18 +89,28 @@ export async function targetsFrom(opts: Omit<FleetOptions, "parallel" | "json">,
   );
 }
 
+/** The host also names the board's log file and goes to ssh -G: no paths, spaces or options. */
+function isHostName(host: string): boolean {
+  return host !== "" && !/[\s/\\]/.test(host) && !host.startsWith("-") && !host.includes("..");
+}
+
 /**
  * A board as written on the command line: `host`, `host:port`, `[v6]:port`,
  * `[v6]`, or a bare IPv6 address (more than one colon: no port in it).
  */
 export function parseHostSpec(spec: string): { host: string; port?: number } {
   const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec);
-  if (bracket) return { host: bracket[1] as string, ...(bracket[2] !== undefined ? { port: Number(bracket[2]) } : {}) };
-  if (spec.split(":").length > 2) return { host: spec };
-  const m = /^(.+):(\d+)$/.exec(spec);
-  if (m) return { host: m[1] as string, port: Number(m[2]) };
-  if (spec === "" || /[\s/]/.test(spec) || spec.startsWith("-")) throw new InputError(`--host ${JSON.stringify(spec)} is not a host name or address`, "give a name or an address, with :PORT if not 22 ([ADDR]:PORT for IPv6)");
-  return { host: spec };
+  const hostPort = /^([^:]+):(\d+)$/.exec(spec);
+  // More than one colon outside brackets: a bare IPv6 address, which has no port.
+  const [host, port] = bracket ? [bracket[1] ?? "", bracket[2]] : hostPort ? [hostPort[1] ?? "", hostPort[2]] : [spec, undefined];
+  const oneColonNoPort = !bracket && !hostPort && spec.split(":").length === 2;
+  if (oneColonNoPort || !isHostName(host)) {
+    throw new InputError(`--host ${JSON.stringify(spec)} is not a host name or address`, "give a name or an address, with :PORT if not 22 ([ADDR]:PORT for IPv6)");
+  }
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
+    throw new InputError(`--host ${JSON.stringify(spec)}: port ${port} is not 1-65535`, "give the board's SSH port");
+  }
+  return { host, ...(port !== undefined ? { port: Number(port) } : {}) };
 }
 
 /**

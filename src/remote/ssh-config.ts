@@ -76,8 +76,8 @@ async function sshG(host: string, configFile: string | undefined): Promise<SshGC
 
 /**
  * The target as ssh would reach it: the alias's HostName, its User and Port
- * unless the command line gave them, its first IdentityFile when none was
- * given (with the agent besides), and its ProxyJump hops, each resolved the
+ * unless the command line gave them, every IdentityFile ssh would offer when
+ * no key was named (with the agent besides), and its ProxyJump hops, each resolved the
  * same way. The label (logs, summaries) stays the name the user wrote.
  */
 export async function resolveSshTarget(t: SshTarget, o: ResolveOptions, depth = 0): Promise<SshTarget> {
@@ -87,7 +87,7 @@ export async function resolveSshTarget(t: SshTarget, o: ResolveOptions, depth = 
   // ssh -G prints the local user when nothing set one: then kiln's own default (root) stands.
   const user = o.user ?? (c.user && c.user !== localUser ? c.user : t.user);
   const port = o.port ?? c.port;
-  const identity = o.identity ?? t.identity ?? c.identityFiles.find((f) => existsSync(f));
+  const identity = o.identity ?? t.identity;
   const hops = c.proxyJump;
   let via: SshTarget | undefined;
   for (const hop of hops) {
@@ -102,6 +102,8 @@ export async function resolveSshTarget(t: SshTarget, o: ResolveOptions, depth = 
     port,
     user,
     ...(identity ? { identity } : {}),
+    // Empty only without an OpenSSH client: then Remote.connect offers ssh's default names.
+    ...(c.identityFiles.length > 0 ? { identityFiles: c.identityFiles.filter((f) => existsSync(f)) } : {}),
     ...(via ? { via } : {}),
     userKnownHostsFiles: c.knownHostsFiles,
     label: t.label ?? t.host,

@@ -9,7 +9,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm, type SFTPWrapper } from "ssh2";
+import ssh2, { type AnyAuthMethod, Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm, type SFTPWrapper } from "ssh2";
 import { InputError, KilnError } from "../errors.js";
 import { shellQuote, type StageLog } from "../exec.js";
 import { defaultUserKnownHosts, fingerprint, hostId, hostKeyAlgorithms, judgeHostKey, type HostKeyVerdict, loadPins, publicKeyLine, saveKnownHost } from "./known-hosts.js";
@@ -18,7 +18,10 @@ export interface SshTarget {
   host: string;
   port: number;
   user: string;
+  /** the key the user named (--identity, an inventory): used, or an error says why not */
   identity?: string;
+  /** the keys ssh would offer (ssh -G's IdentityFile), tried in order when no identity is named */
+  identityFiles?: readonly string[];
   password?: string;
   acceptNewHostKey: boolean;
   /** the fingerprint the board will show after booting a freshly flashed kiln image */
@@ -38,6 +41,7 @@ export interface SshTarget {
 
 export interface ExecOptions {
   input?: string;
+  /** default COMMAND_LIMIT_MS: no command of kiln's runs unbounded on a board */
   timeoutMs?: number;
   pty?: boolean;
 }
@@ -48,15 +52,50 @@ export interface ExecResult {
   stderr: string;
 }
 
-async function defaultIdentity(): Promise<Buffer | undefined> {
-  for (const name of ["id_ed25519", "id_ecdsa", "id_rsa"]) {
-    try {
-      return await readFile(join(homedir(), ".ssh", name));
-    } catch {
-      // try the next
+/**
+ * Every remote command has a limit, so a board that hangs (its link still up, so
+ * keepalives are answered) fails that board instead of holding a fleet run.
+ * Longer work passes its own (apt, reading a partition); flashcfg runs detached
+ * and is polled, never waited on through one command.
+ */
+export const COMMAND_LIMIT_MS = 300_000;
+
+/** An upload that moves no byte for this long has stalled. */
+const UPLOAD_STALL_MS = 60_000;
+/** The slowest link an upload is waited for, after a fixed allowance: a 47 MB image gets about 13 minutes. */
+const UPLOAD_MIN_BYTES_PER_S = 64 * 1024;
+
+const DEFAULT_IDENTITIES = ["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => join(homedir(), ".ssh", n));
+
+/**
+ * The keys kiln offers, as ssh does: the named one, or every key ssh would
+ * offer that opens without a passphrase. A key that needs one is left to the
+ * agent (kiln never prompts mid-run; ssh-add once is how ssh users do it).
+ */
+async function loginKeys(target: SshTarget, agent: boolean, log?: StageLog): Promise<Buffer[]> {
+  if (target.identity) {
+    const key = await readFile(target.identity).catch((err: NodeJS.ErrnoException) => {
+      throw new InputError(`--identity ${target.identity}: ${err.code === "ENOENT" ? "no such file" : err.message}`, "give the private key file kiln logs in with (its .pub is what the board authorises)");
+    });
+    const parsed = ssh2.utils.parseKey(key);
+    if (!(parsed instanceof Error)) return [key];
+    if (/passphrase/.test(parsed.message) && agent) {
+      log?.write(`# ${target.identity} needs a passphrase: the ssh agent's keys are offered instead`);
+      return [];
     }
+    throw new InputError(`--identity ${target.identity}: ${parsed.message}`, /passphrase/.test(parsed.message)
+      ? "kiln asks for no passphrase: load the key into your ssh agent (ssh-add) and run again, or give a key without one"
+      : "give an OpenSSH private key file (its .pub is what the board authorises)");
   }
-  return undefined;
+  const keys: Buffer[] = [];
+  for (const file of target.identityFiles ?? DEFAULT_IDENTITIES) {
+    const key = await readFile(file).catch(() => undefined);
+    if (!key) continue;
+    const parsed = ssh2.utils.parseKey(key);
+    if (parsed instanceof Error) log?.write(`# ${file} not offered: ${parsed.message}${agent ? " (the ssh agent may hold it)" : ""}`);
+    else keys.push(key);
+  }
+  return keys;
 }
 
 /** The board refused to start a command: nothing ran. */
@@ -168,14 +207,16 @@ export class Remote {
       // As ssh does: ask for the kind of key that is pinned, so an RSA pin is not met with an ed25519 key.
       ...(pins.types.length > 0 ? { algorithms: { serverHostKey: hostKeyAlgorithms(pins.types) as ServerHostKeyAlgorithm[] } } : {}),
     };
-    if (target.password !== undefined) config.password = target.password;
-    const key = target.identity
-      ? await readFile(target.identity).catch((err: NodeJS.ErrnoException) => {
-          throw new InputError(`--identity ${target.identity}: ${err.code === "ENOENT" ? "no such file" : err.message}`, "give the private key file kiln logs in with (its .pub is what the board authorises)");
-        })
-      : await defaultIdentity();
-    if (key) config.privateKey = key;
-    if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
+    // Tried in this order until one is accepted: the password, each key, then the agent's keys.
+    const agent = process.env.SSH_AUTH_SOCK;
+    const methods: AnyAuthMethod[] = [];
+    if (target.password !== undefined) methods.push({ type: "password", username: target.user, password: target.password });
+    for (const key of await loginKeys(target, agent !== undefined, log)) methods.push({ type: "publickey", username: target.user, key });
+    if (agent) methods.push({ type: "agent", username: target.user, agent });
+    if (methods.length === 0) {
+      throw new InputError(`no way to log in to ${id}: no usable private key and no ssh agent`, "give --identity KEY, set IdentityFile in the ssh configuration, or start ssh-agent and ssh-add the key");
+    }
+    config.authHandler = methods;
     // ProxyJump: the jump host forwards a TCP channel to the board, and the board's SSH runs inside it.
     const jump = target.via ? await Remote.connect(target.via, log) : undefined;
     if (jump) {
@@ -304,13 +345,12 @@ export class Remote {
         }
         let stdout = "";
         let stderr = "";
-        timer = opts.timeoutMs
-          ? setTimeout(() => {
-              settled();
-              stream.close();
-              reject(new KilnError(`remote command timed out after ${opts.timeoutMs} ms: ${script.slice(0, 80)}`));
-            }, opts.timeoutMs)
-          : undefined;
+        const limit = opts.timeoutMs ?? COMMAND_LIMIT_MS;
+        timer = setTimeout(() => {
+          settled();
+          stream.close();
+          reject(new KilnError(`remote command on ${host} timed out after ${Math.round(limit / 1000)} s: ${script.slice(0, 80)}`));
+        }, limit);
         stream.on("data", (d: Buffer) => (stdout += d.toString()));
         stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
         stream.on("close", (code: number | null) => {
@@ -342,12 +382,11 @@ export class Remote {
     stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     stream.end();
     let timedOut = false;
-    const timer = opts.timeoutMs
-      ? setTimeout(() => {
-          timedOut = true;
-          stream.close();
-        }, opts.timeoutMs)
-      : undefined;
+    const limit = opts.timeoutMs ?? COMMAND_LIMIT_MS;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stream.close();
+    }, limit);
     try {
       const count = new Transform({
         transform(chunk: Buffer, _enc, done) {
@@ -359,10 +398,10 @@ export class Remote {
       await pipeline(stream, count, createWriteStream(file));
       await exited;
     } finally {
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
     }
     this.log?.write(`${stderr}# exit ${code}, ${bytes} bytes`);
-    if (timedOut) throw new KilnError(`remote command timed out after ${opts.timeoutMs} ms: ${script.slice(0, 80)}`);
+    if (timedOut) throw new KilnError(`remote command timed out after ${Math.round(limit / 1000)} s: ${script.slice(0, 80)}`);
     return { code, stderr, bytes, sha256: hash.digest("hex") };
   }
 
@@ -371,34 +410,37 @@ export class Remote {
     return new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
   }
 
-  /** SFTP upload (dropbear serves SFTP through openssh-sftp-server). */
-  async putFile(local: string, remotePath: string, onProgress?: (sent: number, total: number) => void): Promise<void> {
-    const sftp = await this.sftp();
-    try {
-      await new Promise<void>((resolve, reject) => {
-        // ssh2 never calls fastPut back when the connection drops mid-transfer (mscdex/ssh2#1490).
-        sftp.once("close", () => reject(new Error("the connection closed before the transfer finished")));
-        sftp.fastPut(local, remotePath, { step: (sent: number, _chunk: number, total: number) => onProgress?.(sent, total) }, (err) => (err ? reject(err) : resolve()));
-      });
-    } finally {
-      sftp.end();
-    }
-  }
-
   /**
    * Write `data` (the very bytes the caller checked) to `remotePath`, created
    * with `mode`; progress by chunk. A dropped connection rejects.
    */
   async putBuffer(data: Buffer, remotePath: string, mode: number, onProgress?: (sent: number, total: number) => void): Promise<void> {
     const sftp = await this.sftp();
+    let watch: NodeJS.Timeout | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
+        // ssh2 never calls back when the connection drops mid-transfer (mscdex/ssh2#1490).
         sftp.once("close", () => reject(new Error("the connection closed before the transfer finished")));
         const out = sftp.createWriteStream(remotePath, { flags: "w", mode });
         out.once("error", reject);
         out.once("close", () => resolve());
         const CHUNK = 256 * 1024;
         let sent = 0;
+        // Bounded twice: a link that stalls (a board gone quiet whose keepalives are still
+        // answered by something on the way) and one that only trickles.
+        const started = Date.now();
+        const limitMs = 120_000 + (data.length / UPLOAD_MIN_BYTES_PER_S) * 1000;
+        let lastMove = started;
+        let lastSent = -1;
+        watch = setInterval(() => {
+          const now = Date.now();
+          if (sent !== lastSent) [lastSent, lastMove] = [sent, now];
+          const why = now - lastMove > UPLOAD_STALL_MS ? `no progress for ${UPLOAD_STALL_MS / 1000} s` : now - started > limitMs ? `not done within ${Math.round(limitMs / 1000)} s` : undefined;
+          if (why) {
+            out.destroy();
+            reject(new Error(`the upload stalled at ${sent} of ${data.length} bytes: ${why}`));
+          }
+        }, 1000);
         const next = (): void => {
           while (sent < data.length) {
             const piece = data.subarray(sent, Math.min(sent + CHUNK, data.length));
@@ -414,6 +456,7 @@ export class Remote {
         next();
       });
     } finally {
+      clearInterval(watch);
       sftp.end();
     }
   }

@@ -7,7 +7,7 @@
  */
 import { boardLogName } from "../../src/remote/fleet.js";
 import { createHash, createPrivateKey, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { execa } from "execa";
 import { utils } from "ssh2";
@@ -134,6 +134,54 @@ describe("kiln flash over SSH to a stand-in board", () => {
     expect(changed.stderr).toContain(`CHANGED: it is now ${sshd.hostKeyFingerprint}, ${userKh} has SHA256:`);
   });
 
+  it("offers keys as ssh does: every IdentityFile in turn, a key that needs a passphrase left to the ssh agent", async () => {
+    const c = freshCase("identities");
+    trust(c, { [hostId(sshd.port)]: sshd.hostPublicKey });
+    const dir = join(c.state, "..");
+    const stranger = join(dir, "stranger_key");
+    await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", stranger]);
+    // The authorised key again, but under a passphrase: kiln cannot open it itself.
+    const locked = join(dir, "locked_key");
+    writeFileSync(locked, readFileSync(sshd.clientKey), { mode: 0o600 });
+    await execa("ssh-keygen", ["-q", "-p", "-P", "", "-N", "a passphrase", "-f", locked]);
+    const cfg = (...keys: string[]) => {
+      const file = join(dir, `ssh_config_${keys.length}_${basename(keys.at(-1) ?? "none")}`);
+      writeFileSync(file, `Host 127.0.0.1\n${keys.map((k) => `  IdentityFile ${k}\n`).join("")}`);
+      return file;
+    };
+    const dry = (config: string, env: Record<string, string> = {}) =>
+      kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${sshd.port}`, "--image", image, "--out", c.out, "--remote-dir", sshd.board.uploadDir, "--dry-run", "--ssh-config", config],
+        { env: { KILN_STATE_DIR: c.state, ...env } });
+
+    // The first key is refused by the board, the second is the one: both are offered.
+    const second = await dry(cfg(stranger, sshd.clientKey));
+    expect(second.exitCode, all(second)).toBe(0);
+
+    // Only a stranger and a locked key, no agent: no login, and the message says so.
+    const none = await dry(cfg(stranger, locked));
+    expect(none.exitCode, all(none)).not.toBe(0);
+    expect(none.stderr).toMatch(/cannot connect to root@/);
+
+    // The same with an agent that holds the key: the agent's key logs in.
+    const agent = await execa("ssh-agent", ["-s"]);
+    const sock = /SSH_AUTH_SOCK=([^;]+);/.exec(agent.stdout)?.[1] ?? "";
+    const pid = /SSH_AGENT_PID=(\d+);/.exec(agent.stdout)?.[1] ?? "";
+    try {
+      await execa("ssh-add", ["-q", sshd.clientKey], { env: { SSH_AUTH_SOCK: sock } });
+      const viaAgent = await dry(cfg(stranger, locked), { SSH_AUTH_SOCK: sock });
+      expect(viaAgent.exitCode, all(viaAgent)).toBe(0);
+      // A named key under a passphrase is an error that says what to do, unless the agent can stand in.
+      const named = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${sshd.port}`, "--identity", locked, "--image", image, "--out", c.out, "--dry-run"], { env: { KILN_STATE_DIR: c.state } });
+      expect(named.exitCode, all(named)).not.toBe(0);
+      expect(named.stderr).toMatch(/--identity .*locked_key: .*passphrase/);
+      expect(named.stderr).toMatch(/ssh-add/);
+      const namedWithAgent = await kiln(["flash", "--board", "qemu-virt", "--host", `127.0.0.1:${sshd.port}`, "--identity", locked, "--image", image, "--out", c.out, "--dry-run"], { env: { KILN_STATE_DIR: c.state, SSH_AUTH_SOCK: sock } });
+      expect(namedWithAgent.exitCode, all(namedWithAgent)).toBe(0);
+    } finally {
+      if (pid) process.kill(Number(pid));
+    }
+  });
+
   it("refuses a changed host key, even with --accept-new-host-key", async () => {
     // Its own server: restarting with a new key must not disturb the other cases.
     const other = await startSshd();
@@ -196,6 +244,58 @@ describe("kiln flash over SSH to a stand-in board", () => {
           expect(statSync(join(sshd.board.uploadDir, dir, name)).size).toBeLessThan(statSync(image).size);
         }
       }
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a link that goes silent in the middle of the upload (a board that lost power: no FIN) fails that board, nothing flashed", async () => {
+    const proxy = await startTcpProxy(sshd.port);
+    try {
+      const c = freshCase("frozen-upload");
+      trust(c, { [hostId(proxy.port)]: sshd.hostPublicKey });
+      const target = `127.0.0.1:${proxy.port}`;
+      const dry = await flash(c, [target], "--dry-run");
+      expect(dry.exitCode, all(dry)).toBe(0);
+      proxy.freezeAfter(proxy.lastConnectionBytes() + 1_000_000);
+
+      // Without keepalives and the upload's own limit this would wait for the test's timeout.
+      const r = await flash(c, [target], "--no-check", "--reboot-timeout", "5");
+      expect(r.exitCode, all(r)).not.toBe(0);
+      expect(proxy.cuts()).toBe(1);
+      expect(r.stderr).toMatch(/upload to .* was interrupted: (the connection closed|the upload stalled)/);
+      expect(r.stderr).toMatch(/nothing was flashed/);
+      expect(sshd.board.flashcfgCalls()).toEqual([]);
+      expect(sshd.board.rebootCalls()).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  }, 150_000);
+
+  it("sends the bytes its pre-flight checked, even when the image file is rewritten during the upload", async () => {
+    const proxy = await startTcpProxy(sshd.port);
+    try {
+      const c = freshCase("rewritten");
+      trust(c, { [hostId(proxy.port)]: sshd.hostPublicKey });
+      const local = join(c.state, "..", "image.uImage");
+      copyFileSync(image, local);
+      const checked = readFileSync(local);
+      const target = `127.0.0.1:${proxy.port}`;
+      const args = ["flash", "--board", "qemu-virt", "--host", target, "--identity", sshd.clientKey, "--image", local, "--out", c.out, "--remote-dir", sshd.board.uploadDir, "--no-check", "--reboot-timeout", "5"];
+      const dry = await kiln([...args, "--dry-run"], { env: { KILN_STATE_DIR: c.state } });
+      expect(dry.exitCode, all(dry)).toBe(0);
+      proxy.holdAfter(proxy.lastConnectionBytes() + 1_000_000);
+
+      const run = kiln(args, { env: { KILN_STATE_DIR: c.state } });
+      while (!proxy.holding()) await new Promise((r) => setTimeout(r, 50));
+      // A rebuild lands mid-upload: other bytes under the same name.
+      writeFileSync(local, randomBytes(checked.length));
+      proxy.release();
+      const r = await run;
+      // The stand-in never reboots: the run ends waiting for that, after the write.
+      expect(r.stdout, all(r)).toContain("flashcfg wrote the image");
+      expect(sshd.board.flashcfgCalls()).toHaveLength(1);
+      expect(createHash("sha256").update(sshd.board.flashed() ?? Buffer.alloc(0)).digest("hex")).toBe(createHash("sha256").update(checked).digest("hex"));
     } finally {
       await proxy.close();
     }

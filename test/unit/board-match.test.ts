@@ -54,6 +54,9 @@ describe("imageBoardMismatches", () => {
     const vendor = mkimage("vendor", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "none", "-a", "0x8000", "-e", "0x8000", "-n", "Linux-3.0.6"], [fakeZImage(4096), lzmaRamdisk]);
     expect(imageBoardMismatches(ax3, parseUImage(vendor))).not.toEqual([]);
     expect(imageBoardMismatches(ax3, parseUImage(vendor), { vendorImage: true })).toEqual([]);
+    // A backup of an image kiln made (its name) is judged like an image to flash: here, the wrong compression.
+    const kilnMade = mkimage("kiln-made", ["-A", "arm", "-O", "linux", "-T", "multi", "-C", "none", "-a", "0x8000", "-e", "0x8000", "-n", "OBSAX3LXC 6.1.0"], [fakeZImage(4096), lzmaRamdisk]);
+    expect(imageBoardMismatches(ax3, parseUImage(kilnMade), { vendorImage: true })).toContain("compression is none, the board needs gzip");
   });
 });
 

@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { listBoards, loadBoard } from "../../src/board/load.js";
+import { projectRoot } from "../../src/paths.js";
 import { parseSize } from "../../src/board/schema.js";
 import { readKernelVersion, versionAtLeast } from "../../src/kernel/source.js";
 import { mergeConfigs } from "../../src/kconfig/stage.js";
@@ -30,6 +31,23 @@ describe("boards", () => {
     writeFileSync(join(root, "bad", "board.yaml"), "description: [unclosed\n");
     await expect(loadBoard("bad", root)).rejects.toThrow(/not valid YAML/);
     await expect(loadBoard("../etc", root)).rejects.toThrow(/unknown board/);
+  });
+
+  it("refuses board data that would reach a shell or ifupdown on the board: the interface and module names", async () => {
+    const root = mkdtempSync(join(tmpdir(), "kiln-board-"));
+    const shipped = readFileSync(join(projectRoot, "board", "qemu-virt", "board.yaml"), "utf8");
+    const variant = async (name: string, from: string, to: string) => {
+      expect(shipped).toContain(from);
+      mkdirSync(join(root, name));
+      writeFileSync(join(root, name, "board.yaml"), shipped.replace(from, to));
+      copyFileSync(join(projectRoot, "board", "qemu-virt", "kernel.config"), join(root, name, "kernel.config"));
+      return loadBoard(name, root);
+    };
+    await expect(variant("same", "interface: eth0", "interface: eth0")).resolves.toMatchObject({ rootfs: { interface: "eth0" } });
+    await expect(variant("iface-cmd", "interface: eth0", 'interface: "eth0; reboot"')).rejects.toThrow(/rootfs\.interface[\s\S]*a network interface name/);
+    await expect(variant("iface-long", "interface: eth0", "interface: a234567890123456")).rejects.toThrow(/rootfs\.interface/);
+    await expect(variant("mod-space", "modules: [veth,", 'modules: ["veth bridge",')).rejects.toThrow(/rootfs\.modules\.0[\s\S]*a kernel module name/);
+    await expect(variant("mod-path", "modules: [veth,", 'modules: ["../x",')).rejects.toThrow(/rootfs\.modules\.0/);
   });
 
   it("sizes", () => {

@@ -18,6 +18,13 @@ describe("a host as written", () => {
     expect(() => parseHostSpec("")).toThrow(/is not a host name or address/);
     expect(() => parseHostSpec("../../x")).toThrow(/is not a host name or address/);
     expect(() => parseHostSpec("-oProxyCommand=x")).toThrow(/is not a host name or address/);
+    // With a port too: the host part names the board's log file.
+    expect(() => parseHostSpec("a/../../../x:22")).toThrow(/is not a host name or address/);
+    expect(() => parseHostSpec("..:22")).toThrow(/is not a host name or address/);
+    expect(() => parseHostSpec("[a/b]:22")).toThrow(/is not a host name or address/);
+    expect(() => parseHostSpec("board:ssh")).toThrow(/is not a host name or address/);
+    expect(() => parseHostSpec("board:0")).toThrow(/port 0 is not 1-65535/);
+    expect(() => parseHostSpec("board:70000")).toThrow(/port 70000 is not 1-65535/);
   });
 });
 

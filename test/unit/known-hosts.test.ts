@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -78,6 +78,15 @@ describe("known_hosts files", () => {
     await expect(loadKnownHosts(file)).rejects.toThrow(/is not a ssh-rsa key/);
     // The user's files are read as ssh reads them: a bad line is skipped.
     expect(parseKnownHosts(`garbage\n${KEY.replace("ssh-ed25519", "board-1 ssh-ed25519")}\n`, "user", false)).toHaveLength(1);
+  });
+
+  it("a file of kiln's that cannot be read is an error too, and the save leaves it alone", async () => {
+    // Root reads past any mode bits, so the unreadable file is a directory in its place.
+    const file = join(tmp(), "known_hosts");
+    mkdirSync(file);
+    await expect(loadKnownHosts(file)).rejects.toThrow(/cannot read the known hosts .*known_hosts: .*EISDIR/);
+    await expect(saveKnownHost("board-3", KEY, file)).rejects.toThrow(/cannot read the known hosts/);
+    expect(statSync(file).isDirectory()).toBe(true);
   });
 
   it("the old JSON pins still count, and a corrupt one is an error", async () => {
