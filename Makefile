@@ -15,7 +15,7 @@ APT_PACKAGES := make gcc libc6-dev bc flex bison libssl-dev libelf-dev cpio xz-u
 	openssh-client openssh-server mmdebstrap qemu-user-static binfmt-support arch-test \
 	debian-archive-keyring e2fsprogs openssl ansible-core iperf3
 
-.PHONY: all setup host-deps npm-deps build lint typecheck test test-unit test-e2e test-qemu main clean
+.PHONY: all setup host-deps npm-deps build lint typecheck test test-unit test-tools test-e2e test-qemu main clean
 
 all: build
 
@@ -46,12 +46,17 @@ lint: npm-deps
 typecheck: npm-deps
 	npx tsc -p tsconfig.json --noEmit
 
-test: setup typecheck lint
-	npx vitest run
+test: setup typecheck lint test-unit
+	npx vitest run --project tools --project e2e --project qemu
 
-# Each tier alone: unit needs nothing built; e2e and qemu share the builds under ~/.cache/kiln/e2e.
+# Each tier alone: unit needs nothing built nor any tool, tools only the host packages; e2e and qemu share the builds under ~/.cache/kiln/e2e.
+# The unit tier with nothing but node on PATH: a test that starts a tool fails here.
 test-unit: npm-deps
-	npx vitest run --project unit
+	@bin=$$(mktemp -d) && ln -s "$$(command -v node)" "$$bin/node" && \
+	PATH="$$bin" node node_modules/vitest/vitest.mjs run --project unit; rc=$$?; rm -rf "$$bin"; exit $$rc
+
+test-tools: host-deps npm-deps
+	npx vitest run --project tools
 
 test-e2e: setup
 	npx vitest run --project e2e

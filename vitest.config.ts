@@ -1,10 +1,13 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * Three tiers, each runnable alone (`vitest run --project NAME`):
- *   unit  pure code and quick tool cross-checks: no global setup, no dist/, no kernel tree
- *   e2e   the built CLI on real tools (kernel tree, cross compiler, mkimage, sshd)
- *   qemu  images booted in qemu-system-arm through U-Boot
+ * Four tiers, each runnable alone (`vitest run --project NAME`):
+ *   unit   pure code: no global setup but a temporary directory, no dist/, no
+ *          kernel tree, no external tool (it passes with only node on PATH), seconds
+ *   tools  quick cross-checks of kiln's code against the real tools it drives
+ *          (mkimage, dtc, sh, ssh-keygen, openssl, ansible-inventory): no build either
+ *   e2e    the built CLI on real tools (kernel tree, cross compiler, mkimage, sshd)
+ *   qemu   images booted in qemu-system-arm through U-Boot
  * e2e and qemu share one prepared kernel tree and the builds under ~/.cache/kiln/e2e
  * (see test/e2e/global-setup.ts). Two files run at a time: most of a warm run is a
  * board in QEMU waiting on one emulated core, and two boards use both of the CI
@@ -23,7 +26,8 @@ export default defineConfig({
     minWorkers: 1,
     reporters: ["verbose", "./test/support/durations-reporter.ts"],
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 60_000, globalSetup: ["test/unit/global-setup.ts"] } },
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 30_000, globalSetup: ["test/support/tmp-setup.ts"], setupFiles: ["test/support/unit-env.ts"] } },
+      { test: { name: "tools", include: ["test/tools/**/*.test.ts"], testTimeout: 60_000, globalSetup: ["test/support/tmp-setup.ts"], setupFiles: ["test/support/unit-env.ts"] } },
       { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], ...heavy } },
       { test: { name: "qemu", include: ["test/qemu/**/*.test.ts"], ...heavy } },
     ],

@@ -123,7 +123,8 @@ describe("the output directory's lock", () => {
   it("refuses a second holder that is alive, naming its PID and command", async () => {
     const dir = join(root, "locked");
     mkdirSync(dir, { recursive: true });
-    const other = spawn("sleep", ["30"], { stdio: "ignore" });
+    // node itself, not sleep: the unit tier runs with nothing but node on PATH.
+    const other = spawn(process.execPath, ["-e", "setTimeout(() => undefined, 30_000)"], { stdio: "ignore" });
     try {
       writeFileSync(lockFile(dir), JSON.stringify({ pid: other.pid, command: "kiln build --board qemu-virt", since: "2026-12-01T00:00:00Z" }));
       let err: unknown;
@@ -142,7 +143,7 @@ describe("the output directory's lock", () => {
   it("takes over a lock whose process is gone, with a note, and releases it", async () => {
     const dir = join(root, "stale");
     mkdirSync(dir, { recursive: true });
-    const gone = spawn("true", [], { stdio: "ignore" });
+    const gone = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
     await new Promise((r) => gone.on("exit", r));
     writeFileSync(lockFile(dir), JSON.stringify({ pid: gone.pid, command: "kiln config", since: "x" }));
     const note = acquireLock(dir, "kiln test");
