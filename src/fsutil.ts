@@ -1,7 +1,7 @@
 /** Small file helpers whose point is that nothing half-written is ever left behind. */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { mkdir, open, rename, rm, stat, statfs, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 
 export function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${randomBytes(4).toString("hex")}`);
@@ -47,5 +47,17 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: 
     return await fn();
   } finally {
     await rm(lock, { force: true });
+  }
+}
+
+/** Free space, in MiB, on the file system that holds `path` (or would: its nearest existing parent). */
+export async function freeMiB(path: string): Promise<number> {
+  let dir = resolve(path);
+  for (;;) {
+    const st = await statfs(dir).catch(() => undefined);
+    if (st) return Math.floor((Number(st.bavail) * Number(st.bsize)) / (1024 * 1024));
+    const parent = dirname(dir);
+    if (parent === dir) return Number.POSITIVE_INFINITY;
+    dir = parent;
   }
 }

@@ -12,6 +12,7 @@ import { rootfsStage, type RootfsResult } from "./stages/rootfs.js";
 import { type BuildContext, type Stage, STAGES, type StageName, type StageOutcome } from "./stage/contract.js";
 import { type Display, silentDisplay } from "./stage/display.js";
 import { withLock } from "./stage/lock.js";
+import { requireDiskSpace } from "./stage/disk-space.js";
 import { runStage } from "./stage/runner.js";
 
 export interface BuildResult {
@@ -39,6 +40,7 @@ export async function build(ctx: BuildContext, until: StageName = "image", displ
   const planned = noDeps ? chain.filter((s) => s === until) : chain;
   const stage = { config: configStage, kernel: kernelStage, rootfs: rootfsStage, image: imageStage };
   for (const name of planned) await stage[name].preflight(ctx);
+  await requireDiskSpace(ctx, planned.map((name) => stage[name]));
   return withLock(ctx.outDir, async (lockNote) => {
     const r: BuildResult = { stages: [], notes: lockNote ? [lockNote] : [] };
     const step = async <Up, R>(s: Stage<Up, R>, up: Up): Promise<R> => {

@@ -77,9 +77,15 @@ export interface Stage<Up, R> {
   /** Everything the outputs depend on, as name -> fingerprint. Never an output directory's path. */
   inputs(ctx: BuildContext, up: Up): Promise<Inputs>;
   /** Files and directories under ctx.outDir the stage makes; hashed into the stamp and cached. */
-  outputs(ctx: BuildContext, up: Up): string[];
+  outputs(ctx: BuildContext): string[];
   /** Whether the outputs go into the content-addressed cache (not worth it for cheap stages). */
   cacheable: boolean;
+  /**
+   * The most the stage writes while it runs, in MiB, on the output directory's
+   * file system (outputs, temporary trees, their copy in the stage cache): checked
+   * in the pre-flight, so a full disk stops the build before the first stage.
+   */
+  diskMiB: number;
   run(ctx: BuildContext, up: Up, io: StageIO): Promise<void>;
   /** The stage's result read from its outputs: the same after a run, a skip or a cache hit. */
   result(ctx: BuildContext, up: Up): Promise<R>;

@@ -32,7 +32,7 @@ export async function runStage<Up, R>(stage: Stage<Up, R>, ctx: BuildContext, up
   };
   try {
     const inputs = await stage.inputs(ctx, up);
-    const outputs = stage.outputs(ctx, up);
+    const outputs = stage.outputs(ctx);
     const forced = ctx.force.includes(stage.name);
     const fresh = await checkStamp(ctx.outDir, stage.name, inputs);
     if (fresh.fresh && !forced) {

@@ -29,6 +29,7 @@ export const configStage: Stage<object, ConfigResult> = {
   name: "config",
   logName: "kconfig.log",
   cacheable: true,
+  diskMiB: 50,
   title: (ctx) => `defconfig + fragments (${[...ctx.board.kernel.fragments, ...ctx.extraFragments].join(", ")}), olddefconfig, audit`,
   async preflight(ctx) {
     await requireTool("make", "make", "the kernel's config targets are make rules");

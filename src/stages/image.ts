@@ -28,6 +28,7 @@ export const imageStage: Stage<ImageUp, ImageResult> = {
   logName: "image.log",
   // mkimage over parts that are already built takes seconds: not worth a cache entry.
   cacheable: false,
+  diskMiB: 300,
   title: (ctx) => `U-Boot image ${ctx.board.image?.output ?? ""} (mkimage, verified, size-checked)`,
   preflight: imagePreflight,
   inputs: async (ctx, up) => imageInputs(await plan(ctx, up)),

@@ -67,6 +67,8 @@ export const kernelStage: Stage<{ config: ConfigResult }, KernelResult> = {
   name: "kernel",
   logName: "kernel.log",
   cacheable: true,
+  // Measured: the AX3's out-of-tree build (mvebu_v7_defconfig) is 1.2 GB.
+  diskMiB: 2000,
   title: (ctx) => `make ${makeTargets(ctx.board).join(" ")} (${ctx.board.crossCompile}gcc, O=${join(ctx.outDir, "kernel")})`,
   async preflight(ctx) {
     await requireTool("make", "make", "it builds the kernel");

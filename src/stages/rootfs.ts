@@ -30,6 +30,8 @@ export const rootfsStage: Stage<{ kernel: KernelResult | undefined }, RootfsResu
   name: "rootfs",
   logName: "rootfs.log",
   cacheable: true,
+  // The Debian tree before it is packed, the packed ramdisk, and its cached copy.
+  diskMiB: 1500,
   title: (ctx) => `Debian root with LXC (${ctx.rootfs?.profile ?? "default"} profile), packed as a ${compression(ctx)} initramfs`,
   preflight: async (ctx) => (await engine()).rootfsPreflight(ctx.rootfs?.rootPassword !== undefined),
   inputs: async (ctx, { kernel }) => (await engine()).rootfsInputs(await plan(ctx, kernel)),

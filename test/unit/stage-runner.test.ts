@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Board } from "../../src/board/schema.js";
 import type { BuildContext, Stage } from "../../src/stage/contract.js";
 import { acquireLock, LockedError, lockFile, releaseLock } from "../../src/stage/lock.js";
+import { requireDiskSpace } from "../../src/stage/disk-space.js";
 import { runStage } from "../../src/stage/runner.js";
 
 const root = mkdtempSync(join(tmpdir(), "kiln-runner-"));
@@ -34,6 +35,7 @@ function stage(input: { value: string; fail?: "before" | "after-write" }, counte
     name: "kernel",
     logName: "test.log",
     cacheable: true,
+    diskMiB: 1,
     title: () => "test stage",
     preflight: async () => undefined,
     inputs: async () => ({ value: input.value }),
@@ -151,5 +153,24 @@ describe("the output directory's lock", () => {
     expect(JSON.parse(readFileSync(lockFile(dir), "utf8"))).toMatchObject({ pid: process.pid, command: "kiln test" });
     releaseLock(dir);
     expect(existsSync(lockFile(dir))).toBe(false);
+  });
+});
+
+describe("the disk space pre-flight", () => {
+  const huge = (name: "kernel" | "rootfs", outputs: string[]) => ({ name, diskMiB: 1024 * 1024 * 1024, outputs: () => outputs });
+
+  it("refuses stages that will surely run (outputs missing, or forced) when the output directory's file system has no room, naming them", async () => {
+    const outDir = join(root, "disk");
+    mkdirSync(outDir, { recursive: true });
+    const made = join(outDir, "made.txt");
+    writeFileSync(made, "x");
+    const missing = join(outDir, "missing.txt");
+    await expect(requireDiskSpace(ctx(outDir), [huge("kernel", [made]), huge("rootfs", [missing])])).rejects.toThrow(
+      /not enough disk space for rootfs in .*disk: \d+ MiB free, about 1073741824 MiB needed/,
+    );
+    // Outputs there: maybe up to date, not counted; a no-op build never fails for space.
+    await expect(requireDiskSpace(ctx(outDir), [huge("kernel", [made])])).resolves.toBeUndefined();
+    await expect(requireDiskSpace(ctx(outDir, ["kernel"]), [huge("kernel", [made])])).rejects.toThrow(/for kernel/);
+    await expect(requireDiskSpace(ctx(outDir), [{ name: "kernel", diskMiB: 1, outputs: () => [missing] }])).resolves.toBeUndefined();
   });
 });
