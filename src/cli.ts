@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { checkedOption } from "./cli-options.js";
 import { resolvePathOptions } from "./cli-paths.js";
 import { KilnError } from "./errors.js";
+import { KILN_VERSION } from "./version.js";
 
 const program = new Command();
 
@@ -15,7 +16,7 @@ program
     "Build container-ready Linux appliances for ARM boards: kernel config with an audit,\n" +
       "cross-built kernel, root filesystem with LXC, U-Boot image, flashing over SSH.",
   )
-  .version("0.1.0")
+  .version(KILN_VERSION)
   .showHelpAfterError("(run with --help for usage)")
   .addHelpText(
     "after",

@@ -16,6 +16,7 @@ import type { ParsedConfig } from "../kconfig/dotconfig.js";
 import { configValue } from "../kconfig/dotconfig.js";
 import { CheckFailedError, InputError } from "../errors.js";
 import { dataDir } from "../paths.js";
+import { compareVersions } from "../versions.js";
 
 
 /** Where kiln and the host's lxc-checkconfig disagree on one config. */
@@ -138,11 +139,7 @@ export function compareKernelVersions(a: string, b: string): number {
   const pa = parseKernelVersion(a);
   const pb = parseKernelVersion(b);
   if (!pa || !pb) throw new Error(`not a kernel version: ${pa ? b : a}`);
-  for (let i = 0; i < 3; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
+  return compareVersions(pa.join("."), pb.join("."));
 }
 
 /**

@@ -6,7 +6,8 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { checkStamp, sha256Text, writeStamp } from "../cache.js";
-import { requireTool, run, type StageLog } from "../exec.js";
+import { packCpio } from "../cpio.js";
+import { run, type StageLog } from "../exec.js";
 
 /** Path, size and mtime of every file under dir: cheap, and changes whenever make reinstalls a module. */
 export async function dirFingerprint(dir: string | undefined): Promise<string> {
@@ -36,20 +37,13 @@ export async function modulesRamdiskCached(outDir: string, modulesDir: string | 
 }
 
 export async function buildModulesRamdisk(modulesDir: string | undefined, out: string, epoch: number, log: StageLog): Promise<string> {
-  await requireTool("cpio", "cpio", "it packs the initramfs");
   const root = await mkdtemp(join(dirname(out), ".ramdisk-"));
   try {
     for (const d of ["dev", "proc", "sys", "lib/modules"]) await mkdir(join(root, d), { recursive: true });
     if (modulesDir && existsSync(modulesDir)) {
       await run("cp", ["-a", modulesDir, join(root, "lib", "modules")], { log, what: "staging modules" });
     }
-    const stamp = new Date(epoch * 1000).toISOString();
-    await run("find", [root, "-exec", "touch", "-h", "-d", stamp, "{}", "+"], { log, what: "fixing mtimes" });
-    await run(
-      "sh",
-      ["-c", `cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc --reproducible -R 0:0 > "$2"`, "sh", root, out],
-      { log, what: "cpio" },
-    );
+    await packCpio(root, out, epoch, log, { rootOwned: true });
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -6,6 +6,7 @@
  */
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { type Compression, compressCommand } from "../compress.js";
 import { handlebars } from "../handlebars.js";
 import { type FlashPlan, planFlash } from "../board/flash-layout.js";
 import type { Board } from "../board/schema.js";
@@ -15,7 +16,7 @@ import { CheckFailedError, InputError } from "../errors.js";
 import { requireTool, run, runToFile, type StageLog, toolVersion } from "../exec.js";
 import { tempSibling, writeFileAtomic } from "../fsutil.js";
 import type { BuildContext } from "../stage/contract.js";
-import { engineHash } from "../stage/engine.js";
+import { stageEngineHash } from "../stage/engine.js";
 import { writeDtbPartitions } from "./dtb-partitions.js";
 import { parseUImage, verifyUImage } from "./uimage.js";
 import { kib, multiImageSize } from "./size.js";
@@ -51,21 +52,16 @@ export function checkFits(
   return { total, limit };
 }
 
-/** The compressions of seed 004 (gzip -9, lzma -3), xz for the rootfs stage's own, or a plain copy. */
-export function compressCommand(kind: string, input: string): { cmd: string; args: string[]; pkg: string } {
-  if (kind === "gzip") return { cmd: "gzip", args: ["-9n", "-c", input], pkg: "gzip" };
-  if (kind === "lzma") return { cmd: "lzma", args: ["-3", "-c", input], pkg: "xz-utils" };
-  return { cmd: "xz", args: ["--check=crc32", "-9", "-c", input], pkg: "xz-utils" };
-}
 
-async function compress(kind: string, input: string, output: string, log: StageLog): Promise<void> {
+async function compress(kind: Compression, input: string, output: string, log: StageLog): Promise<void> {
   if (kind === "none") {
     await copyFile(input, output);
     return;
   }
-  const c = compressCommand(kind, input);
+  const c = compressCommand(kind);
+  if (!c) throw new Error(`no command for compression ${kind}`);
   await requireTool(c.cmd, c.pkg, `it compresses the ${kind} part of the image`);
-  await runToFile(c.cmd, c.args, output, { log, what: `${kind} compression of ${input}` });
+  await runToFile(c.cmd, [...c.args, input], output, { log, what: `${kind} compression of ${input}` });
 }
 
 export interface ImageResult {
@@ -142,7 +138,7 @@ export async function imageInputs(p: ImagePlan): Promise<Inputs> {
     "flash limit": String(plan?.limit ?? "unknown"),
     "flash partitions": plan ? JSON.stringify({ layout: plan.layout, image: plan.imagePartition, node: plan.node, placed: placed ?? null }) : "none",
     mkimage: await toolVersion("mkimage", ["-V"]),
-    engine: await engineHash("image", "board/flash-layout.js"),
+    engine: await stageEngineHash("image"),
   };
 }
 

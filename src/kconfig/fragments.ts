@@ -9,7 +9,7 @@ import { basename, join, resolve } from "node:path";
 import { handlebars } from "../handlebars.js";
 import { suggest } from "../board/load.js";
 import { InputError } from "../errors.js";
-import { versionAtLeast } from "../kernel/source.js";
+import { versionAtLeast } from "../versions.js";
 import { dataDir } from "../paths.js";
 import { type ConfigAssignment, parseConfig } from "./dotconfig.js";
 

@@ -99,14 +99,3 @@ export async function readKernelVersion(dir: string): Promise<string> {
   return `${version}.${patch}${sub ? `.${sub}` : ""}${extra}`;
 }
 
-/** Compare dotted versions numerically: "6.1.192" >= "5.8". */
-export function versionAtLeast(version: string, min: string): boolean {
-  const a = version.split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0);
-  const b = min.split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0);
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = a[i] ?? 0;
-    const y = b[i] ?? 0;
-    if (x !== y) return x > y;
-  }
-  return true;
-}

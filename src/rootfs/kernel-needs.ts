@@ -3,7 +3,7 @@
  * kconfig audit checks: a kernel without these boots, but the appliance does
  * not work, which is much harder to see on a serial console than here.
  */
-import { versionAtLeast } from "./templates.js";
+import { versionAtLeast } from "../versions.js";
 
 export interface KernelNeed {
   option: string;

@@ -10,19 +10,14 @@ import { InputError, MissingToolError } from "../errors.js";
 import { findOnPath, requireTool, run, type StageLog } from "../exec.js";
 import { tempSibling } from "../fsutil.js";
 
-export type Compression = "gzip" | "lzma" | "xz" | "none";
+import { type Compression, compressCommand } from "../compress.js";
+
+export type { Compression };
 
 export function compressionExt(c: Compression): string {
   return c === "gzip" ? "gz" : c === "none" ? "" : c;
 }
 
-/** The same commands as the image stage, so the measured size is the size in the image. */
-export function compressCommand(c: Compression): { cmd: string; args: string[]; pkg: string } | undefined {
-  if (c === "gzip") return { cmd: "gzip", args: ["-9n", "-c"], pkg: "gzip" };
-  if (c === "lzma") return { cmd: "lzma", args: ["-3", "-c"], pkg: "xz-utils" };
-  if (c === "xz") return { cmd: "xz", args: ["--check=crc32", "-9", "-c"], pkg: "xz-utils" };
-  return undefined;
-}
 
 /** Nodes the kernel needs before /init runs (it opens /dev/console for init's stdio). */
 export async function ensureDeviceNodes(root: string, log: StageLog): Promise<void> {
@@ -36,21 +31,6 @@ export async function ensureDeviceNodes(root: string, log: StageLog): Promise<vo
   }
 }
 
-export async function packCpio(root: string, out: string, epoch: number, log: StageLog): Promise<void> {
-  await requireTool("cpio", "cpio", "it packs the initramfs");
-  const stamp = `@${epoch}`;
-  await run("find", [root, "-exec", "touch", "-h", "-d", stamp, "{}", "+"], { log, what: "fixing mtimes" });
-  const tmp = tempSibling(out);
-  try {
-    await run("sh", ["-c", 'cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc --reproducible > "$2"', "sh", root, tmp], {
-      log,
-      what: "cpio",
-    });
-    await rename(tmp, out);
-  } finally {
-    await rm(tmp, { force: true });
-  }
-}
 
 export async function compressFile(c: Compression, input: string, out: string, log: StageLog): Promise<void> {
   const cc = compressCommand(c);

@@ -25,14 +25,16 @@ import { writeFileAtomic } from "../fsutil.js";
 import { multiImageSize } from "../image/size.js";
 import { cacheDir, dataDir } from "../paths.js";
 import type { BuildContext, RootfsOptions } from "../stage/contract.js";
-import { engineHash } from "../stage/engine.js";
+import { engineHash, stageEngineHash } from "../stage/engine.js";
 import { kernelNeeds, unmetNeeds } from "./kernel-needs.js";
 import { hostSources, mirrorOption, selectSuites, type SuiteSource } from "./apt-sources.js";
 import { ensureBinfmt } from "./binfmt.js";
 import { cutClosure, installedPackages, whoPulls } from "./dpkg.js";
 import { debootstrap, type DebootstrapResult } from "./mmdebstrap.js";
 import { modulesFingerprint, stageModules, type StagedModules } from "./modules.js";
-import { type Compression, compressFile, ensureDeviceNodes, packCpio, unpackRamdisk } from "./pack.js";
+import { packCpio } from "../cpio.js";
+import { KILN_VERSION } from "../version.js";
+import { type Compression, compressFile, ensureDeviceNodes, unpackRamdisk } from "./pack.js";
 import { loadProfile, type Profile } from "./profile.js";
 import { flashBudget, formatReport, mib, packageSizes, ramBudget, type SizeReport, treeSizes } from "./report.js";
 import { type NetMode, renderTemplates, type RenderedFile, templateContext, templateFiles } from "./templates.js";
@@ -181,7 +183,9 @@ export async function rootfsInputs(plan: RootfsPlan): Promise<Inputs> {
     "base ramdisk": opts.baseRamdisk ? await sha256File(opts.baseRamdisk).catch(() => "missing") : "none",
     mmdebstrap: await toolVersion("mmdebstrap"),
     // kiln's flashcfg script is in "rendered files".
-    engine: await engineHash("rootfs", "image/size.js"),
+    engine: await stageEngineHash("rootfs"),
+    // The SBOM names kiln's version.
+    kiln: KILN_VERSION,
   };
 }
 
@@ -295,7 +299,7 @@ export async function buildRootfs(plan: RootfsPlan, log: StageLog, status: (text
       epoch,
       properties,
       tools: [
-        { name: "kiln", version: "0.1.0" },
+        { name: "kiln", version: KILN_VERSION },
         { name: "mmdebstrap", version: mmdebstrapVersion },
       ],
     });

@@ -9,6 +9,7 @@ import { handlebars } from "../handlebars.js";
 import type { Board } from "../board/schema.js";
 import { InputError } from "../errors.js";
 import { dataDir } from "../paths.js";
+import { versionAtLeast } from "../versions.js";
 import type { Profile } from "./profile.js";
 
 
@@ -72,21 +73,6 @@ export const SEED_DEVICES = [
   { what: "tun", rule: "c 10:200 rwm" },
 ] as const;
 
-/** "6.1.192" -> [6, 1, 192]; anything unparsable compares as 0. */
-export function versionTuple(v: string): number[] {
-  return v.split(/[.-]/).slice(0, 3).map((p) => Number.parseInt(p, 10) || 0);
-}
-
-export function versionAtLeast(v: string, min: string): boolean {
-  const a = versionTuple(v);
-  const b = versionTuple(min);
-  for (let i = 0; i < 3; i++) {
-    const x = a[i] ?? 0;
-    const y = b[i] ?? 0;
-    if (x !== y) return x > y;
-  }
-  return true;
-}
 
 /** cgroup2 exists since 4.5; older kernels (the AX3's vendor 3.0) get seed 004's v1 mount. */
 export function cgroupStyle(setting: "auto" | "v1" | "v2", kernelVersion: string | undefined): CgroupStyle {

@@ -8,7 +8,7 @@ import { findFragment } from "../kconfig/fragments.js";
 import { formatAudit } from "../kconfig/report.js";
 import { dataDir } from "../paths.js";
 import type { Stage } from "../stage/contract.js";
-import { engineHash } from "../stage/engine.js";
+import { stageEngineHash } from "../stage/engine.js";
 
 export interface ConfigResult {
   configPath: string;
@@ -44,7 +44,7 @@ export const configStage: Stage<object, ConfigResult> = {
       "board kernel.config": await fileHash(ctx.board.fragmentFile),
       "kconfig/renames.yaml": await fileHash(join(dataDir("kconfig"), "renames.yaml")),
       allowMissing: String(ctx.allowMissing),
-      engine: await engineHash("kconfig", "kernel/source.js"),
+      engine: await stageEngineHash("config"),
     };
     for (const name of [...ctx.board.kernel.fragments, ...ctx.extraFragments]) {
       const ref = await findFragment(name);

@@ -10,7 +10,7 @@ import { buildKernel, compilerArgs, makeTargets } from "../kernel/build.js";
 import { MakeProgress } from "../kernel/progress.js";
 import { prepareKernelSource } from "../kernel/source.js";
 import type { BuildContext, Stage } from "../stage/contract.js";
-import { engineHash } from "../stage/engine.js";
+import { stageEngineHash } from "../stage/engine.js";
 import type { ConfigResult } from "./config.js";
 
 export interface KernelResult {
@@ -81,7 +81,7 @@ export const kernelStage: Stage<{ config: ConfigResult }, KernelResult> = {
       ".config": await sha256File(config.configPath),
       "kernel source": `${src.origin} ${src.version}`,
       targets: makeTargets(ctx.board).join(" "),
-      engine: await engineHash("kernel"),
+      engine: await stageEngineHash("kernel"),
       compiler: `${await toolVersion(`${ctx.board.crossCompile}gcc`)} ${(await compilerArgs(ctx.board)).join(" ")}`,
     };
   },

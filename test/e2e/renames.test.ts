@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseExpr, symbolsOf } from "../../src/kconfig/expr.js";
 import { loadRenames, type RenameEntry, resolveSymbol } from "../../src/kconfig/renames.js";
 import { type KconfigTree, readKconfigTree } from "../../src/kconfig/tree.js";
-import { versionAtLeast } from "../../src/kernel/source.js";
+import { versionAtLeast } from "../../src/versions.js";
 import { kernelTree } from "../support/cli.js";
 
 let tree: KconfigTree;

@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { listBoards, loadBoard } from "../../src/board/load.js";
 import { projectRoot } from "../../src/paths.js";
 import { parseSize } from "../../src/board/schema.js";
-import { readKernelVersion, versionAtLeast } from "../../src/kernel/source.js";
+import { readKernelVersion } from "../../src/kernel/source.js";
+import { versionAtLeast } from "../../src/versions.js";
 import { mergeConfigs } from "../../src/kconfig/stage.js";
 
 describe("boards", () => {

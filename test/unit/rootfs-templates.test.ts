@@ -2,7 +2,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadBoard } from "../../src/board/load.js";
 import { loadProfile } from "../../src/rootfs/profile.js";
-import { cgroupStyle, type NetworkOptions, renderTemplates, templateContext, versionAtLeast } from "../../src/rootfs/templates.js";
+import { cgroupStyle, type NetworkOptions, renderTemplates, templateContext } from "../../src/rootfs/templates.js";
+import { versionAtLeast } from "../../src/versions.js";
 
 const snapshots = join(import.meta.dirname, "..", "fixtures", "rootfs", "snapshots");
 
