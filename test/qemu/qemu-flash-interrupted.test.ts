@@ -57,9 +57,9 @@ describe("a flash whose user or link goes away while flashcfg writes", () => {
     expect(flashHolds(third)).toBe(true);
     // Not rebooted: the same boot answers, and the upload was cleaned up.
     expect((await ssh(port, "cat", "/proc/sys/kernel/random/boot_id")).stdout).toBe(boot);
-    expect((await ssh(port, "sh", "-c", "ls -d /tmp/kiln-upload.* 2>/dev/null; true")).stdout.trim()).toBe("");
+    expect((await ssh(port, "ls -d /tmp/kiln-upload.* 2>/dev/null; true")).stdout.trim()).toBe("");
     // Rebooted when it suits the user, the board boots the image the interrupted run let finish.
-    await ssh(port, "sh", "-c", "(sleep 1; reboot) >/dev/null 2>&1 &");
+    await ssh(port, "(sleep 1; reboot) >/dev/null 2>&1 </dev/null &");
     let now = boot;
     for (let i = 0; i < 300 && (now === boot || now === ""); i++) {
       await new Promise((res) => setTimeout(res, 1000));
@@ -144,6 +144,6 @@ describe("a flash whose user or link goes away while flashcfg writes", () => {
       await proxy.close();
     }
     expect(readFileSync(flashFile(instance)).equals(before)).toBe(true);
-    expect((await ssh(port, "sh", "-c", "ls -d /tmp/kiln-upload.* 2>/dev/null; true")).stdout.trim()).toBe("");
+    expect((await ssh(port, "ls -d /tmp/kiln-upload.* 2>/dev/null; true")).stdout.trim()).toBe("");
   }, 120_000);
 });

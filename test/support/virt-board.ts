@@ -51,7 +51,11 @@ export async function startVirt(instance: string, img: string, timeoutSeconds = 
 
 export const stopVirt = (instance: string) => kiln(["qemu", "stop", "--instance", instance], { env: stateEnv() });
 
-/** OpenSSH to the board, with the e2e key and no host key bookkeeping (the tests watch the board, not kiln). */
+/**
+ * OpenSSH to the board, with the e2e key and no host key bookkeeping (the tests watch the board, not kiln).
+ * As with ssh itself, the words are joined into one command line for the board's shell: give a
+ * command with pipes or redirections as one string ("sh", "-c", "a; b" would run `sh -c a`).
+ */
 export async function sshTo(port: number, ...cmd: string[]) {
   return execa("ssh", ["-i", e2eKey, "-p", String(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.1", ...cmd], { reject: false });
 }
