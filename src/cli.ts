@@ -48,7 +48,7 @@ function sshFlags(cmd: Command): Command {
   return cmd
     .addOption(checkedOption("-p, --port <port>", "SSH port (default: the ssh configuration's Port, else 22)", "port"))
     .option("-u, --user <user>", "SSH user (default: the ssh configuration's User, else root)")
-    .option("-i, --identity <key>", "SSH private key (default: the ssh configuration's IdentityFile, ssh-agent, then ~/.ssh/id_*)")
+    .option("-i, --identity <key>", "SSH private key (default: as ssh, every IdentityFile of the ssh configuration or ~/.ssh/id_* in turn, then ssh-agent's keys; a key under a passphrase must be in the agent)")
     .option("-F, --ssh-config <file>", "ssh configuration to read instead of ~/.ssh/config: Host aliases, HostName, User, Port, IdentityFile and ProxyJump apply as with ssh")
     .option("--accept-new-host-key", "trust an unknown host key once and pin it in kiln's known_hosts (OpenSSH's format; keys in your own known_hosts are trusted as they are; a changed key is always refused)", false);
 }

@@ -52,7 +52,6 @@ export function checkFits(
   return { total, limit };
 }
 
-
 async function compress(kind: Compression, input: string, output: string, log: StageLog): Promise<void> {
   if (kind === "none") {
     await copyFile(input, output);
