@@ -47,6 +47,7 @@ p=$(a cat /sys/fs/cgroup/pids.max)
 if [ "$p" != "$PIDS" ]; then
   say pids fail "pids.max=${p:-none} (want $PIDS)"
 else
+  base=$(lxc-cgroup -n "$N" pids.current 2>/dev/null)
   # A fork loop bounded in count (twice the limit) and time (each child sleeps 2 s);
   # it prints how many children it got, and the shell gives up at the first refused fork.
   got=$(a sh -c "i=0; while [ \$i -lt $((PIDS * 2)) ]; do sleep 2 & i=\$((i + 1)); echo \$i; done" | grep -E "^[0-9]+$" | tail -1)
@@ -56,7 +57,10 @@ else
   else
     say pids fail "pids.max=$p, but the fork loop got ${got:-0} children of $((PIDS * 2)) and ${ev:-no} forks were refused"
   fi
-  sleep 3
+  # The loop's children hold its output open, so most have exited by now: wait
+  # only for the rest (the next steps need free PIDs), not a fixed time.
+  i=0
+  while [ $i -lt 20 ] && [ "$(lxc-cgroup -n "$N" pids.current 2>/dev/null || echo 0)" -gt "${base:-0}" ]; do sleep 0.25; i=$((i + 1)); done
 fi
 # The devices every kiln container is granted (seed 004), and one it is not.
 l=$(a sh -c '[ -b /dev/loop0 ] || mknod /dev/loop0 b 7 0; dd if=/dev/zero of=/tmp/kiln-loop bs=1024 count=64 2>/dev/null; losetup /dev/loop0 /tmp/kiln-loop && losetup -d /dev/loop0 && echo attached; rm -f /tmp/kiln-loop' 2>&1 | tail -1)
