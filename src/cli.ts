@@ -166,8 +166,8 @@ function buildFlags(cmd: Command): Command {
     .option("--kernel-src <dir-or-tarball>", "kernel tree or tarball (default: the board's Debian linux-source tarball)")
     .option("-o, --out <dir>", "output directory (default: ./out/<board>)")
     .option("--allow-missing", "accept a config whose audit found missing options", false)
-    .option("--force <stage...>", "re-run these stages even when their inputs did not change (config, kernel, rootfs, image)", [])
-    .addOption(new Option("--no-cache", "build every stage here instead of taking it from the cache of earlier builds ($KILN_CACHE_DIR/stages); what is built is still filed there"))
+    .option("--force <stage...>", "re-run these stages even when their inputs did not change (config, kernel, rootfs, image; a forced rootfs runs mmdebstrap again instead of taking the Debian base from $KILN_CACHE_DIR/rootfs-base)", [])
+    .addOption(new Option("--no-cache", "build every stage here instead of taking it from the cache of earlier builds ($KILN_CACHE_DIR/stages, and the Debian base of a root filesystem); what is built is still filed there"))
     .option("--json", "machine-readable summary on stdout", false);
 }
 

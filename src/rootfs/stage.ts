@@ -30,7 +30,8 @@ import { kernelNeeds, unmetNeeds } from "./kernel-needs.js";
 import { hostSources, mirrorOption, selectSuites, type SuiteSource } from "./apt-sources.js";
 import { ensureBinfmt } from "./binfmt.js";
 import { cutClosure, installedPackages, whoPulls } from "./dpkg.js";
-import { debootstrap, type DebootstrapResult } from "./mmdebstrap.js";
+import { baseDir, baseKey, restoreBase, saveBase } from "./base-cache.js";
+import { debootstrap, type DebootstrapInput, type DebootstrapResult, mmdebstrapArgs } from "./mmdebstrap.js";
 import { modulesFingerprint, stageModules, type StagedModules } from "./modules.js";
 import { packCpio } from "../cpio.js";
 import { KILN_VERSION } from "../version.js";
@@ -126,6 +127,8 @@ export interface RootfsPlan {
   /** what the inputs record of the password (root-password.ts) */
   shadowKey: string | undefined;
   kernelConfig: string;
+  /** run mmdebstrap even when a cached Debian base fits (--force rootfs, --no-cache) */
+  freshBase: boolean;
 }
 
 export async function planRootfs(build: BuildContext, kernel: KernelInfo | undefined, log: StageLog): Promise<RootfsPlan> {
@@ -158,7 +161,8 @@ export async function planRootfs(build: BuildContext, kernel: KernelInfo | undef
   const shadowHash = pw?.hash;
   const shadowKey = pw?.key;
   const kernelConfig = kernel?.configPath ?? join(outDir, "kernel", ".config");
-  return { board: board as RootfsPlan["board"], outDir, opts, compression, paths, profile, debArch, kernel, suites, net, ctx, rendered, templatesHash, renderedHash, authorizedKeys, shadowHash, shadowKey, kernelConfig };
+  const freshBase = build.force.includes("rootfs") || build.useCache === false;
+  return { board: board as RootfsPlan["board"], outDir, opts, compression, paths, profile, debArch, kernel, suites, net, ctx, rendered, templatesHash, renderedHash, authorizedKeys, shadowHash, shadowKey, kernelConfig, freshBase };
 }
 
 /**
@@ -227,8 +231,7 @@ export async function buildRootfs(plan: RootfsPlan, log: StageLog, status: (text
   await mkdir(paths.work, { recursive: true });
   try {
     const debRoot = join(paths.work, "root");
-    status(`mmdebstrap: Debian ${profile.release} ${debArch}, ${profile.packages.length} packages and what they need`);
-    const deb = await debootstrap({
+    const debInput: DebootstrapInput = {
       profile,
       suites,
       debArch,
@@ -238,8 +241,26 @@ export async function buildRootfs(plan: RootfsPlan, log: StageLog, status: (text
       epoch,
       log,
       signal,
+    };
+    const key = baseKey({
+      args: mmdebstrapArgs(debInput, suites),
+      mmdebstrap: mmdebstrapVersion,
+      epoch,
+      code: await engineHash("rootfs/mmdebstrap.js", "rootfs/apt-sources.js", "rootfs/suites.js", "rootfs/base-cache.js"),
     });
-    log.write(`# mmdebstrap: suites ${deb.usedSuites.join(", ")}; ${deb.downloaded.length} .debs downloaded, ${deb.cached} from the cache`);
+    const cached = plan.freshBase ? undefined : await restoreBase(key, debRoot, log);
+    let deb: DebootstrapResult & { base: "mmdebstrap" | "cache" };
+    if (cached) {
+      // Nothing was downloaded or taken from the .deb cache this time.
+      deb = { usedSuites: cached.usedSuites, attempts: 0, downloaded: [], cached: 0, dropped: [], warnings: [], base: "cache" };
+      status(`Debian ${profile.release} ${debArch} base from kiln's cache (mmdebstrap not run)`);
+      log.write(`# Debian base ${key} from ${baseDir()}: made by mmdebstrap with the same command line and version, suites ${deb.usedSuites.join(", ")}`);
+    } else {
+      status(`mmdebstrap: Debian ${profile.release} ${debArch}, ${profile.packages.length} packages and what they need`);
+      deb = { ...(await debootstrap(debInput)), base: "mmdebstrap" };
+      log.write(`# mmdebstrap: suites ${deb.usedSuites.join(", ")}; ${deb.downloaded.length} .debs downloaded, ${deb.cached} from the cache`);
+      await saveBase(key, debRoot, deb, log);
+    }
 
     let root = debRoot;
     if (opts.baseRamdisk) {
@@ -355,7 +376,8 @@ export async function buildRootfs(plan: RootfsPlan, log: StageLog, status: (text
       arch: debArch,
       warnings,
       suites: { used: deb.usedSuites, dropped: deb.dropped, attempts: deb.attempts },
-      debs: { downloaded: deb.downloaded.length, fromCache: deb.cached },
+      // base "cache": mmdebstrap did not run (its output of an earlier build with the same command line was used).
+      debs: { base: deb.base, downloaded: deb.downloaded.length, fromCache: deb.cached },
       kernel: { release: kernel?.release ?? null, version: kernel?.version ?? null, cgroup: ctx.cgroup, modules: modules ? { staged: modules.files, builtin: modules.builtin, missing: modules.missing } : null },
       network: { mode: net.net, dhcp: !net.address, hostInterface: ctx.hostIface },
       rootPassword: shadowHash ? "set (hashed)" : "none (console shell, SSH keys only)",

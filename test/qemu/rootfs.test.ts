@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cacheDir } from "../../src/paths.js";
 import { COMMON_DEVICES, SEED_DEVICES } from "../../src/rootfs/templates.js";
-import { kiln } from "../support/cli.js";
+import { execa } from "execa";
+import { kiln, testWork } from "../support/cli.js";
 import { e2eKey } from "../support/e2e-key.js";
 import { withSharedDir } from "../support/shared-dir.js";
 import { buildVirt, virtOut as out } from "../support/virt-board.js";
@@ -40,7 +41,7 @@ async function rootfs(extra: { force?: string[] } = {}): Promise<RootfsRun> {
 interface Manifest {
   warnings: string[];
   suites: { used: string[]; dropped: { suite: string; reason: string }[] };
-  debs: { downloaded: number; fromCache: number };
+  debs: { base: "mmdebstrap" | "cache"; downloaded: number; fromCache: number };
   kernel: { release: string | null; cgroup: string };
 }
 
@@ -103,8 +104,30 @@ describe("kiln rootfs --board qemu-virt", () => {
     expect(m.debs.downloaded).toBe(0);
     expect(m.debs.fromCache).toBeGreaterThan(100);
     expect(readdirSync(debCache).filter((f) => f.endsWith(".deb")).sort()).toEqual(debsBefore);
+    // --force runs mmdebstrap itself, not the cached Debian base.
+    expect(m.debs.base).toBe("mmdebstrap");
     // Reproducible: the same inputs give the same cpio.
     expect(readFileSync(again.ramdisk).equals(readFileSync(first.ramdisk))).toBe(true);
+  }, 1_800_000);
+
+  it("another root with the same packages (here: another authorised key) is packed from the cached Debian base: mmdebstrap does not run", async () => {
+    // The forced run above made (or refreshed) the base for these packages.
+    const own = join(testWork(), "other-key");
+    const otherKey = join(testWork(), "other_ed25519");
+    await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "other", "-f", otherKey]);
+    const r = await kiln(["rootfs", "--board", "qemu-virt", "--out", own, "--authorized-key", `${otherKey}.pub`, "--json"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { stages: RootfsRun["outcome"][]; manifest: string; sbom: string; ramdisk: string };
+    // (config and kernel normally from the stage cache: not what this test is about)
+    expect(j.stages.find((s) => s.stage === "rootfs")).toMatchObject({ ran: true, how: "built" });
+    const m = JSON.parse(readFileSync(j.manifest, "utf8")) as Manifest;
+    expect(m.debs).toEqual({ base: "cache", downloaded: 0, fromCache: 0 });
+    expect(readFileSync(join(own, "logs", "rootfs.log"), "utf8")).not.toMatch(/^\$ mmdebstrap/m);
+    // The same Debian packages, at the same versions, as the root mmdebstrap made; the new key inside.
+    const components = (f: string) => (JSON.parse(readFileSync(f, "utf8")) as { components: { name: string; version: string }[] }).components.map((c) => `${c.name} ${c.version}`).sort();
+    expect(components(j.sbom)).toEqual(components(first.sbom));
+    const keys = await execa("cpio", ["-i", "--quiet", "--to-stdout", "root/.ssh/authorized_keys"], { inputFile: j.ramdisk });
+    expect(keys.stdout.trim()).toBe(readFileSync(`${otherKey}.pub`, "utf8").trim());
   }, 1_800_000);
 
   describe("boots in qemu-system-arm -M virt", () => {
