@@ -28,10 +28,10 @@ import type { BuildContext, RootfsOptions } from "../stage/contract.js";
 import { engineHash, stageEngineHash } from "../stage/engine.js";
 import { kernelNeeds, unmetNeeds } from "./kernel-needs.js";
 import { hostSources, mirrorOption, selectSuites, type SuiteSource } from "./apt-sources.js";
-import { ensureBinfmt } from "./binfmt.js";
+import { ensureBinfmt, qemuEntry } from "./binfmt.js";
 import { cutClosure, installedPackages, whoPulls } from "./dpkg.js";
 import { baseDir, baseKey, restoreBase, saveBase } from "./base-cache.js";
-import { debootstrap, type DebootstrapInput, type DebootstrapResult, mmdebstrapArgs } from "./mmdebstrap.js";
+import { debootstrap, type DebootstrapInput, type DebootstrapResult } from "./mmdebstrap.js";
 import { modulesFingerprint, stageModules, type StagedModules } from "./modules.js";
 import { packCpio } from "../cpio.js";
 import { KILN_VERSION } from "../version.js";
@@ -242,24 +242,24 @@ export async function buildRootfs(plan: RootfsPlan, log: StageLog, status: (text
       log,
       signal,
     };
-    const key = baseKey({
-      args: mmdebstrapArgs(debInput, suites),
+    const key = baseKey(debInput, suites, {
       mmdebstrap: mmdebstrapVersion,
-      epoch,
+      qemuUser: await toolVersion(`${qemuEntry(debArch)}-static`),
       code: await engineHash("rootfs/mmdebstrap.js", "rootfs/apt-sources.js", "rootfs/suites.js", "rootfs/base-cache.js"),
     });
-    const cached = plan.freshBase ? undefined : await restoreBase(key, debRoot, log);
-    let deb: DebootstrapResult & { base: "mmdebstrap" | "cache" };
-    if (cached) {
+    const base = plan.freshBase ? undefined : await restoreBase(key, debRoot, log, signal);
+    let deb: DebootstrapResult & { base: { from: "mmdebstrap" | "cache"; key: string; made: string } };
+    if (base) {
+      const made = new Date(base.made).toISOString();
       // Nothing was downloaded or taken from the .deb cache this time.
-      deb = { usedSuites: cached.usedSuites, attempts: 0, downloaded: [], cached: 0, dropped: [], warnings: [], base: "cache" };
-      status(`Debian ${profile.release} ${debArch} base from kiln's cache (mmdebstrap not run)`);
-      log.write(`# Debian base ${key} from ${baseDir()}: made by mmdebstrap with the same command line and version, suites ${deb.usedSuites.join(", ")}`);
+      deb = { usedSuites: base.usedSuites, attempts: 0, downloaded: [], cached: 0, dropped: [], warnings: [], base: { from: "cache", key, made } };
+      status(`Debian ${profile.release} ${debArch} base from kiln's cache (made ${made}; mmdebstrap not run)`);
+      log.write(`# Debian base ${key} from ${baseDir()}: made ${made} by mmdebstrap with the same command line and versions, suites ${deb.usedSuites.join(", ")}`);
     } else {
       status(`mmdebstrap: Debian ${profile.release} ${debArch}, ${profile.packages.length} packages and what they need`);
-      deb = { ...(await debootstrap(debInput)), base: "mmdebstrap" };
+      deb = { ...(await debootstrap(debInput)), base: { from: "mmdebstrap", key, made: new Date().toISOString() } };
       log.write(`# mmdebstrap: suites ${deb.usedSuites.join(", ")}; ${deb.downloaded.length} .debs downloaded, ${deb.cached} from the cache`);
-      await saveBase(key, debRoot, deb, log);
+      await saveBase(key, debRoot, deb, epochPinned(kernel), log, signal);
     }
 
     let root = debRoot;
@@ -376,8 +376,9 @@ export async function buildRootfs(plan: RootfsPlan, log: StageLog, status: (text
       arch: debArch,
       warnings,
       suites: { used: deb.usedSuites, dropped: deb.dropped, attempts: deb.attempts },
-      // base "cache": mmdebstrap did not run (its output of an earlier build with the same command line was used).
-      debs: { base: deb.base, downloaded: deb.downloaded.length, fromCache: deb.cached },
+      debs: { downloaded: deb.downloaded.length, fromCache: deb.cached },
+      // from "cache": mmdebstrap did not run; its output of an earlier build with the same command line (made then) was used.
+      debianBase: deb.base,
       kernel: { release: kernel?.release ?? null, version: kernel?.version ?? null, cgroup: ctx.cgroup, modules: modules ? { staged: modules.files, builtin: modules.builtin, missing: modules.missing } : null },
       network: { mode: net.net, dhcp: !net.address, hostInterface: ctx.hostIface },
       rootPassword: shadowHash ? "set (hashed)" : "none (console shell, SSH keys only)",
@@ -403,6 +404,11 @@ export async function buildRootfs(plan: RootfsPlan, log: StageLog, status: (text
 
 function cutSizes(sizes: readonly { name: string; bytes: number }[], names: readonly string[]): { name: string; bytes: number }[] {
   return sizes.filter((s) => names.includes(s.name));
+}
+
+/** Whether the build's timestamp is fixed (a kernel tree's date, or SOURCE_DATE_EPOCH) rather than now. */
+function epochPinned(kernel: KernelInfo | undefined): boolean {
+  return /^\d+$/.test(process.env.SOURCE_DATE_EPOCH ?? "") || kernel?.epoch !== undefined;
 }
 
 function epochOf(kernel: KernelInfo | undefined): number {

@@ -41,7 +41,8 @@ async function rootfs(extra: { force?: string[] } = {}): Promise<RootfsRun> {
 interface Manifest {
   warnings: string[];
   suites: { used: string[]; dropped: { suite: string; reason: string }[] };
-  debs: { base: "mmdebstrap" | "cache"; downloaded: number; fromCache: number };
+  debs: { downloaded: number; fromCache: number };
+  debianBase: { from: "mmdebstrap" | "cache"; key: string; made: string };
   kernel: { release: string | null; cgroup: string };
 }
 
@@ -105,7 +106,7 @@ describe("kiln rootfs --board qemu-virt", () => {
     expect(m.debs.fromCache).toBeGreaterThan(100);
     expect(readdirSync(debCache).filter((f) => f.endsWith(".deb")).sort()).toEqual(debsBefore);
     // --force runs mmdebstrap itself, not the cached Debian base.
-    expect(m.debs.base).toBe("mmdebstrap");
+    expect(m.debianBase.from).toBe("mmdebstrap");
     // Reproducible: the same inputs give the same cpio.
     expect(readFileSync(again.ramdisk).equals(readFileSync(first.ramdisk))).toBe(true);
   }, 1_800_000);
@@ -121,7 +122,9 @@ describe("kiln rootfs --board qemu-virt", () => {
     // (config and kernel normally from the stage cache: not what this test is about)
     expect(j.stages.find((s) => s.stage === "rootfs")).toMatchObject({ ran: true, how: "built" });
     const m = JSON.parse(readFileSync(j.manifest, "utf8")) as Manifest;
-    expect(m.debs).toEqual({ base: "cache", downloaded: 0, fromCache: 0 });
+    expect(m.debianBase.from).toBe("cache");
+    expect(m.debianBase.key).toBe((JSON.parse(readFileSync(first.manifest, "utf8")) as Manifest).debianBase.key);
+    expect(m.debs).toEqual({ downloaded: 0, fromCache: 0 });
     expect(readFileSync(join(own, "logs", "rootfs.log"), "utf8")).not.toMatch(/^\$ mmdebstrap/m);
     // The same Debian packages, at the same versions, as the root mmdebstrap made; the new key inside.
     const components = (f: string) => (JSON.parse(readFileSync(f, "utf8")) as { components: { name: string; version: string }[] }).components.map((c) => `${c.name} ${c.version}`).sort();
