@@ -61,3 +61,11 @@ export async function freeMiB(path: string): Promise<number> {
     dir = parent;
   }
 }
+
+/**
+ * Least-recently-used pruning for kiln's caches: of entries with the time each
+ * was last used, those beyond the `keep` most recent, the ones to remove.
+ */
+export function beyondNewest<T extends { used: number }>(entries: readonly T[], keep: number): T[] {
+  return [...entries].sort((a, b) => b.used - a.used).slice(keep);
+}

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { sha256Text } from "../cache.js";
 import { CommandError } from "../errors.js";
 import { run, type StageLog } from "../exec.js";
-import { tempSibling, writeFileAtomic } from "../fsutil.js";
+import { beyondNewest, tempSibling, writeFileAtomic } from "../fsutil.js";
 import { cacheDir } from "../paths.js";
 import { type DebootstrapInput, type DebootstrapResult, mmdebstrapArgs } from "./mmdebstrap.js";
 import type { SuiteSource } from "./apt-sources.js";
@@ -131,8 +131,8 @@ async function prune(log: StageLog): Promise<void> {
   for (const n of names.filter((x) => /^[0-9a-f]{64}\.json$/.test(x))) {
     if (!tars.includes(n.replace(/\.json$/, ".tar"))) await rm(join(dir, n), { force: true });
   }
-  const dated = await Promise.all(tars.map(async (n) => ({ n, t: (await stat(join(dir, n)).catch(() => ({ mtimeMs: 0 }))).mtimeMs })));
-  for (const { n } of dated.sort((a, b) => b.t - a.t).slice(KEEP)) {
+  const dated = await Promise.all(tars.map(async (n) => ({ n, used: (await stat(join(dir, n)).catch(() => ({ mtimeMs: 0 }))).mtimeMs })));
+  for (const { n } of beyondNewest(dated, KEEP)) {
     log.write(`# removing an older cached Debian base: ${n}`);
     await Promise.all([rm(join(dir, n), { force: true }), rm(join(dir, n.replace(/\.tar$/, ".json")), { force: true })]);
   }

@@ -9,6 +9,7 @@ import { cp, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } fro
 import { dirname, join, relative } from "node:path";
 import { randomBytes } from "node:crypto";
 import { type Inputs, inputsKey } from "../cache.js";
+import { beyondNewest } from "../fsutil.js";
 import { cacheDir } from "../paths.js";
 
 /**
@@ -106,6 +107,5 @@ async function prune(stage: string): Promise<void> {
     const st = await stat(join(root, name, "meta.json")).catch(() => undefined);
     if (st) entries.push({ dir: join(root, name), used: st.mtimeMs });
   }
-  entries.sort((a, b) => b.used - a.used);
-  for (const e of entries.slice(KEEP[stage] ?? 4)) await rm(e.dir, { recursive: true, force: true });
+  for (const e of beyondNewest(entries, KEEP[stage] ?? 4)) await rm(e.dir, { recursive: true, force: true });
 }

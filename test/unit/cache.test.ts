@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkStamp, writeStamp } from "../../src/cache.js";
+import { beyondNewest } from "../../src/fsutil.js";
 
 describe("stage cache decisions", () => {
   const out = mkdtempSync(join(tmpdir(), "kiln-cache-"));
@@ -49,5 +50,16 @@ describe("stage cache decisions", () => {
   it("a stamp of an older kiln is not trusted", async () => {
     writeFileSync(join(out, "stamps", "kernel.json"), JSON.stringify({ stage: "kernel", inputs: kernel, outputs: [artefact] }));
     expect((await checkStamp(out, "kernel", kernel)).why).toEqual(["its stamp is from an older kiln"]);
+  });
+});
+
+describe("pruning kiln's caches", () => {
+  it("removes the entries beyond the most recently used ones, whatever order they are listed in", () => {
+    const entries = [{ name: "old", used: 1 }, { name: "newest", used: 9 }, { name: "mid", used: 5 }, { name: "oldest", used: 0 }];
+    expect(beyondNewest(entries, 2).map((e) => e.name)).toEqual(["old", "oldest"]);
+    expect(beyondNewest(entries, 4)).toEqual([]);
+    expect(beyondNewest(entries, 0).map((e) => e.name)).toEqual(["newest", "mid", "old", "oldest"]);
+    // The caller's list is left as it was.
+    expect(entries.map((e) => e.name)).toEqual(["old", "newest", "mid", "oldest"]);
   });
 });
