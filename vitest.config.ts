@@ -1,4 +1,7 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
+import KilnSequencer from "./test/support/sequencer.js";
 
 /**
  * Four tiers, each runnable alone (`vitest run --project NAME`):
@@ -13,6 +16,7 @@ import { defineConfig } from "vitest/config";
  * board in QEMU waiting on one emulated core, and two boards use both of the CI
  * machine's cores. Files that build the same directory wait for each other
  * (test/support/shared-dir.ts); no file changes a build another one reads.
+ * The files that make the kernel builds start first (test/support/sequencer.ts).
  */
 const heavy = {
   testTimeout: 120_000,
@@ -21,7 +25,11 @@ const heavy = {
 };
 
 export default defineConfig({
+  // vitest's record of each file's last duration, which orders the next run (longest first): outside the
+  // checkout, so that CI's clean checkouts have it too.
+  cacheDir: join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "kiln", "vitest"),
   test: {
+    sequence: { sequencer: KilnSequencer },
     maxWorkers: 2,
     minWorkers: 1,
     reporters: ["verbose", "./test/support/durations-reporter.ts"],
