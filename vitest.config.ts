@@ -12,11 +12,13 @@ import KilnSequencer from "./test/support/sequencer.js";
  *   e2e    the built CLI on real tools (kernel tree, cross compiler, mkimage, sshd)
  *   qemu   images booted in qemu-system-arm through U-Boot
  * e2e and qemu share one prepared kernel tree and the builds under ~/.cache/kiln/e2e
- * (see test/e2e/global-setup.ts). Two files run at a time: most of a warm run is a
- * board in QEMU waiting on one emulated core, and two boards use both of the CI
- * machine's cores. Files that build the same directory wait for each other
+ * (see test/e2e/global-setup.ts). Three files run at a time, but at most two
+ * boards (test/support/board-slots.ts): two boards use both of the CI machine's
+ * cores, and the third worker runs the files that need no board meanwhile.
+ * Files that build the same directory wait for each other
  * (test/support/shared-dir.ts); no file changes a build another one reads.
- * The files that make the kernel builds start first (test/support/sequencer.ts).
+ * The files that make the kernel builds start first, then those that need no
+ * build (test/support/sequencer.ts).
  */
 const heavy = {
   testTimeout: 120_000,
@@ -30,7 +32,7 @@ export default defineConfig({
   cacheDir: join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "kiln", "vitest"),
   test: {
     sequence: { sequencer: KilnSequencer },
-    maxWorkers: 2,
+    maxWorkers: 3,
     minWorkers: 1,
     reporters: ["verbose", "./test/support/durations-reporter.ts"],
     projects: [

@@ -15,6 +15,7 @@ import { parseUImage, sniffKind, type UImageHeader } from "../../src/image/uimag
 import { cacheDir } from "../../src/paths.js";
 import { kiln, testWork } from "../support/cli.js";
 import { e2eKey as key } from "../support/e2e-key.js";
+import { releaseBoardSlot, withBoardSlot } from "../support/board-slots.js";
 import { withSharedDir } from "../support/shared-dir.js";
 
 const out = join(cacheDir(), "e2e", "openblocks-ax3");
@@ -66,13 +67,16 @@ describe("the AX3 image in QEMU", () => {
     // Waits for build.test.ts, which may be building the same directory beside this file (see shared-dir.ts).
     const r = await withSharedDir(out, () => kiln(["build", "--board", "openblocks-ax3", "--out", out, "--authorized-key", `${key}.pub`, "--json"]));
     if (r.exitCode !== 0) throw new Error(`kiln build failed (${r.exitCode}):\n${r.stderr.slice(-3000)}`);
-    const q = await kiln(["qemu", "--board", "openblocks-ax3", "--image", twin, "--instance", instance, "--data-disk", "--timeout", "900", "--json"], { env: stateEnv() });
-    if (q.exitCode !== 0) throw new Error(`kiln qemu failed (${q.exitCode}):\n${q.stderr}`);
-    port = (JSON.parse(q.stdout) as { ssh: { port: number } }).ssh.port;
+    port = await withBoardSlot(async () => {
+      const q = await kiln(["qemu", "--board", "openblocks-ax3", "--image", twin, "--instance", instance, "--data-disk", "--timeout", "900", "--json"], { env: stateEnv() });
+      if (q.exitCode !== 0) throw new Error(`kiln qemu failed (${q.exitCode}):\n${q.stderr}`);
+      return (JSON.parse(q.stdout) as { ssh: { port: number } }).ssh.port;
+    });
   }, 3_600_000);
 
   afterAll(async () => {
     await kiln(["qemu", "stop", "--instance", instance], { env: stateEnv() });
+    releaseBoardSlot();
   });
 
   it("part 1 of uImage.initrd.obsax3 is an lzma cpio with /init, LXC, dropbear, the SFTP server, kiln's flashcfg and kexec", async () => {

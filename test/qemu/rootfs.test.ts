@@ -13,6 +13,7 @@ import { COMMON_DEVICES, SEED_DEVICES } from "../../src/rootfs/templates.js";
 import { execa } from "execa";
 import { kiln, testWork } from "../support/cli.js";
 import { e2eKey } from "../support/e2e-key.js";
+import { releaseBoardSlot, takeBoardSlot } from "../support/board-slots.js";
 import { withSharedDir } from "../support/shared-dir.js";
 import { buildVirt, virtOut as out } from "../support/virt-board.js";
 
@@ -159,6 +160,7 @@ describe("kiln rootfs --board qemu-virt", () => {
 
     beforeAll(async () => {
       if (!existsSync(zImage)) throw new Error(`no zImage at ${zImage}`);
+      await takeBoardSlot();
       // Plain pipes, no pty: QEMU on a terminal under a job-controlling parent gets SIGTTOU.
       qemu = spawn(
         "qemu-system-arm",
@@ -188,6 +190,7 @@ describe("kiln rootfs --board qemu-virt", () => {
 
     afterAll(() => {
       qemu?.kill("SIGKILL");
+      releaseBoardSlot();
     });
 
     it("prints why nothing went wrong: no /init failure, no warning", () => {

@@ -3,11 +3,16 @@
  * so the builds a file's beforeAll waits for are counted where they happen),
  * longest first: the CI budget is spent per file, and this shows where.
  */
-import type { Reporter, TestModule } from "vitest/node";
+import type { Reporter, TestModule, Vitest } from "vitest/node";
 
 export default class DurationsReporter implements Reporter {
   private readonly rows: { project: string; file: string; seconds: number; state: string }[] = [];
   private started = Date.now();
+  private workers = 1;
+
+  onInit(vitest: Vitest): void {
+    this.workers = vitest.config.maxWorkers;
+  }
 
   onTestRunStart(): void {
     this.started = Date.now();
@@ -25,6 +30,6 @@ export default class DurationsReporter implements Reporter {
       .sort((a, b) => b.seconds - a.seconds)
       .map((r) => `  ${r.seconds.toFixed(1).padStart(7)} s  ${r.project.padEnd(5)} ${r.file}${r.state === "passed" ? "" : `  (${r.state})`}`);
     const wall = (Date.now() - this.started) / 1000;
-    process.stdout.write(`\nTest file durations (${this.rows.length} files, ${total.toFixed(0)} s in all, two at a time: ${wall.toFixed(0)} s from first to last):\n${lines.join("\n")}\n`);
+    process.stdout.write(`\nTest file durations (${this.rows.length} files, ${total.toFixed(0)} s in all, ${this.workers} at a time: ${wall.toFixed(0)} s from first to last):\n${lines.join("\n")}\n`);
   }
 }

@@ -22,7 +22,8 @@ const alive = (pid: number) => {
   }
 };
 
-function tryTake(lockFile: string): boolean {
+/** Make lockFile holding this process's PID, or false while a live process holds it (a dead holder's file is removed). */
+export function tryTake(lockFile: string): boolean {
   try {
     writeFileSync(lockFile, String(process.pid), { flag: "wx" });
     return true;

@@ -10,6 +10,7 @@ import { parseUImage } from "../../src/image/uimage.js";
 import { cacheDir } from "../../src/paths.js";
 import { type KilnRun, kiln, testWork } from "./cli.js";
 import { e2eKey } from "./e2e-key.js";
+import { releaseBoardSlot, withBoardSlot } from "./board-slots.js";
 import { seedBuildDir } from "./seed-build.js";
 import { withSharedDir } from "./shared-dir.js";
 
@@ -42,14 +43,23 @@ export async function buildNoIpcNs(): Promise<string> {
   return noIpcNsOut;
 }
 
+/** Boot the board in this process's board slot (board-slots.ts); stopVirt gives it back. */
 export async function startVirt(instance: string, img: string, timeoutSeconds = 400): Promise<{ port: number; bootSeconds: number }> {
-  const r = await kiln(["qemu", "--board", "qemu-virt", "--image", img, "--instance", instance, "--timeout", String(timeoutSeconds), "--json"], { env: stateEnv() });
-  if (r.exitCode !== 0) throw new Error(`kiln qemu failed (${r.exitCode}):\n${r.stderr}`);
-  const j = JSON.parse(r.stdout) as { ssh: { port: number }; bootSeconds: number };
-  return { port: j.ssh.port, bootSeconds: j.bootSeconds };
+  return withBoardSlot(async () => {
+    const r = await kiln(["qemu", "--board", "qemu-virt", "--image", img, "--instance", instance, "--timeout", String(timeoutSeconds), "--json"], { env: stateEnv() });
+    if (r.exitCode !== 0) throw new Error(`kiln qemu failed (${r.exitCode}):\n${r.stderr}`);
+    const j = JSON.parse(r.stdout) as { ssh: { port: number }; bootSeconds: number };
+    return { port: j.ssh.port, bootSeconds: j.bootSeconds };
+  });
 }
 
-export const stopVirt = (instance: string) => kiln(["qemu", "stop", "--instance", instance], { env: stateEnv() });
+export async function stopVirt(instance: string): Promise<KilnRun> {
+  try {
+    return await kiln(["qemu", "stop", "--instance", instance], { env: stateEnv() });
+  } finally {
+    releaseBoardSlot();
+  }
+}
 
 /**
  * OpenSSH to the board, with the e2e key and no host key bookkeeping (the tests watch the board, not kiln).
