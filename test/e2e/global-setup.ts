@@ -18,7 +18,7 @@ export default async function setup(): Promise<() => void> {
   if (process.env.KILN_TEST_WORK) return () => undefined;
   const root = join(import.meta.dirname, "..", "..");
   const teardown = tmpRun("kiln-t-");
-  // Made once here: test files run two at a time and would both make it.
+  // Made once here: test files run three at a time and would each make it.
   await ensureE2eKey();
   await execa("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
   const work = mkdtempSync(join(tmpdir(), "kiln-test-"));

@@ -5,7 +5,7 @@
  * without IPC_NS whose check then fails.
  * Builds live in kiln's cache directory so CI runs share them; a flash whose user
  * or link goes away is in qemu-flash-interrupted.test.ts, the build variants in
- * qemu-variants.test.ts (each file boots its own board: files run two at a time).
+ * qemu-variants.test.ts (each file boots its own board: files run three at a time, two boards at once).
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";

@@ -27,9 +27,9 @@ export function kilnProcess(args: string[], opts: { env?: Record<string, string>
 }
 
 /**
- * The run's work directory, one per vitest worker: files run two at a time, and
+ * The run's work directory, one per vitest worker: files run three at a time, and
  * each file's temporary images, state directory and QEMU instances stay apart
- * from the other's.
+ * from the others'.
  */
 export function testWork(): string {
   const w = process.env.KILN_TEST_WORK;

@@ -1,5 +1,5 @@
 /**
- * Test files run two at a time (vitest.config.ts), and several of them build
+ * Test files run three at a time (vitest.config.ts), and several of them build
  * into, or seed from, the same directories under ~/.cache/kiln/e2e. kiln itself
  * refuses a second process on a locked output directory at once (as a user
  * wants); tests instead wait their turn here, so that the first file to need a
