@@ -29,7 +29,7 @@ const heavy = {
 export default defineConfig({
   // vitest's record of each file's last duration, which orders the next run (longest first): outside the
   // checkout, so that CI's clean checkouts have it too.
-  cacheDir: join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "kiln", "vitest"),
+  cacheDir: join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "kiln", "vite"),
   test: {
     sequence: { sequencer: KilnSequencer },
     maxWorkers: 3,
