@@ -14,7 +14,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { cacheDir } from "../../src/paths.js";
-import { tryTake } from "./shared-dir.js";
+import { takeOneOf } from "./shared-dir.js";
 
 export const BOARDS = 2;
 
@@ -23,25 +23,13 @@ let boards = 0;
 
 const slotFile = (i: number) => join(cacheDir(), "e2e", `board-slot-${i}.test-lock`);
 
-/** Wait for one of the BOARDS slots (up to an hour: another file's boards may be in a long flash test). */
+/** Wait for one of the BOARDS slots (the first board of this process), or count one more board in it. */
 export async function takeBoardSlot(): Promise<void> {
-  if (boards > 0) {
-    boards += 1;
-    return;
+  if (boards === 0) {
+    mkdirSync(join(cacheDir(), "e2e"), { recursive: true });
+    slot = await takeOneOf(Array.from({ length: BOARDS }, (_, i) => slotFile(i)), `one of ${BOARDS} board slots`);
   }
-  mkdirSync(join(cacheDir(), "e2e"), { recursive: true });
-  const until = Date.now() + 3_600_000;
-  for (;;) {
-    for (let i = 0; i < BOARDS; i++) {
-      if (tryTake(slotFile(i))) {
-        slot = slotFile(i);
-        boards = 1;
-        return;
-      }
-    }
-    if (Date.now() > until) throw new Error(`waited an hour for one of ${BOARDS} board slots (${slotFile(0)} ...)`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  boards += 1;
 }
 
 export function releaseBoardSlot(): void {

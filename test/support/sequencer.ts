@@ -20,17 +20,18 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 export const BUILDS_FIRST = ["test/e2e/ax3-qemu.test.ts", "test/qemu/qemu-board.test.ts"];
 
 /** Files that wait for a shared build or boot a board: every file of the qemu tier, and the AX3 build's other file. */
-export const waitsForBuilds = (path: string): boolean => path.startsWith("test/qemu/") || path === "test/e2e/build.test.ts";
+const waitsForBuilds = (path: string): boolean => path.startsWith("test/qemu/") || path === "test/e2e/build.test.ts";
 
-export function lane(path: string, first: readonly string[] = BUILDS_FIRST): number {
-  const i = first.indexOf(path);
+/** A file's place: each of BUILDS_FIRST its own, then the files that need no build, then those that wait. */
+function lane(path: string): number {
+  const i = BUILDS_FIRST.indexOf(path);
   if (i >= 0) return i;
-  return first.length + (waitsForBuilds(path) ? 1 : 0);
+  return BUILDS_FIRST.length + (waitsForBuilds(path) ? 1 : 0);
 }
 
 /** files (in vitest's order) sorted into their lanes; Array.prototype.sort is stable, so each lane keeps vitest's order. */
-export function inLanes<T>(files: readonly T[], path: (f: T) => string, first: readonly string[] = BUILDS_FIRST): T[] {
-  return [...files].sort((a, b) => lane(path(a), first) - lane(path(b), first));
+export function inLanes<T>(files: readonly T[], path: (f: T) => string): T[] {
+  return [...files].sort((a, b) => lane(path(a)) - lane(path(b)));
 }
 
 export default class KilnSequencer extends BaseSequencer {

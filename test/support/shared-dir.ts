@@ -23,7 +23,7 @@ const alive = (pid: number) => {
 };
 
 /** Make lockFile holding this process's PID, or false while a live process holds it (a dead holder's file is removed). */
-export function tryTake(lockFile: string): boolean {
+function tryTake(lockFile: string): boolean {
   try {
     writeFileSync(lockFile, String(process.pid), { flag: "wx" });
     return true;
@@ -36,17 +36,25 @@ export function tryTake(lockFile: string): boolean {
   return false;
 }
 
-/** Run fn, which builds in or copies from dir, in this process's turn (waits up to an hour: a cold kernel build). */
+/**
+ * Wait until this process holds one of lockFiles (up to an hour: a cold kernel
+ * build, or another file's boards in a long flash test); the one taken.
+ */
+export async function takeOneOf(lockFiles: readonly string[], waitingFor: string): Promise<string> {
+  const until = Date.now() + 3_600_000;
+  for (;;) {
+    const taken = lockFiles.find((f) => tryTake(f));
+    if (taken !== undefined) return taken;
+    if (Date.now() > until) throw new Error(`waited an hour for ${waitingFor} (${lockFiles.join(", ")})`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** Run fn, which builds in or copies from dir, in this process's turn. */
 export async function withSharedDir<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const lockFile = `${dir}.test-lock`;
   const mine = held.get(lockFile) ?? 0;
-  if (mine === 0) {
-    const until = Date.now() + 3_600_000;
-    while (!tryTake(lockFile)) {
-      if (Date.now() > until) throw new Error(`waited an hour for another test process working on ${dir} (${lockFile})`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
+  if (mine === 0) await takeOneOf([lockFile], `another test process working on ${dir}`);
   held.set(lockFile, mine + 1);
   try {
     return await fn();
