@@ -28,7 +28,8 @@ export function formatSeconds(s: number): string {
 
 export function describeOutcome(o: StageOutcome): string {
   if (o.how === "up to date") return "up to date, skipped";
-  if (o.how === "cache") return `taken from the cache of earlier builds (${o.why.join(", ")}) in ${formatSeconds(o.seconds)}`;
+  // why says why the stage had to run here ("never built"), not why the cache had it: kept apart from "taken from".
+  if (o.how === "cache") return `taken from the cache of earlier builds in ${formatSeconds(o.seconds)} (not up to date here: ${o.why.join(", ")})`;
   return `built in ${formatSeconds(o.seconds)} (${o.why.join(", ")})`;
 }
 
