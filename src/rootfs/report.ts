@@ -95,24 +95,24 @@ export interface SizeReport {
 }
 
 /**
- * /init copies the root into a tmpfs capped at half the RAM and switch_roots
- * there; kiln lets the root take at most 80% of that cap (the rest is what
- * containers and logs write). At the switch, the initramfs and its copy are
- * both in RAM: twice the root must fit too.
+ * The root lives in RAM: /usr where the kernel unpacked the initramfs, the rest
+ * copied by /init into the tmpfs that becomes /; each is capped at half the RAM.
+ * kiln lets the root take at most 80% of that cap (the rest is what containers
+ * and logs write). Nothing is held twice: /init binds /usr instead of copying it.
  */
 export function ramBudget(memory: number | undefined, unpacked: number): Budget["ram"] & { headroom: number | null } {
   if (memory === undefined) return { limit: null, used: unpacked, ok: true, headroom: null, note: "board RAM unknown (rootfs.memory): unpacked size not checked" };
   const cap = Math.floor(memory / 2);
   const limit = Math.floor(cap * 0.8);
-  const ok = unpacked <= limit && 2 * unpacked <= memory * 0.8;
+  const ok = unpacked <= limit;
   return {
     limit,
     used: unpacked,
     ok,
     headroom: cap - unpacked,
     note:
-      `the root runs from a tmpfs capped at half the RAM (${mib(cap)}); kiln keeps it under 80% of that (${mib(limit)}): ${mib(unpacked)} ${ok ? "fits" : "does NOT fit"}, ` +
-      `${mib(cap - unpacked)} of headroom in the tmpfs; at the switch_root the initramfs and its copy take ${mib(2 * unpacked)} of ${mib(memory)}`,
+      `the root runs from RAM, capped at half of it (${mib(cap)}); kiln keeps it under 80% of that (${mib(limit)}): ${mib(unpacked)} ${ok ? "fits" : "does NOT fit"}, ` +
+      `${mib(cap - unpacked)} of headroom; it is held once (/usr stays where the kernel unpacked it)`,
   };
 }
 

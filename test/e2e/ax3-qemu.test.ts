@@ -88,7 +88,7 @@ describe("the AX3 image in QEMU", () => {
     writeFileSync(file, ramdisk);
     const list = await execa("sh", ["-c", `lzma -dc ${file} | cpio -it --quiet`]);
     const names = new Set(list.stdout.split("\n").map((n) => n.replace(/^\.\//, "")));
-    for (const f of ["init", "usr/bin/lxc-start", "usr/sbin/dropbear", "usr/lib/sftp-server", "usr/sbin/flashcfg", "usr/sbin/kexec", "usr/sbin/switch_root", "etc/inittab"]) {
+    for (const f of ["init", "usr/bin/lxc-start", "usr/sbin/dropbear", "usr/lib/sftp-server", "usr/sbin/flashcfg", "usr/sbin/kexec", "usr/sbin/chroot", "etc/inittab"]) {
       expect(names.has(f) || names.has(f.replace(/^usr\//, "")), f).toBe(true);
     }
     // The console's shell or getty is written by /init for the console the kernel was given.
@@ -115,7 +115,7 @@ describe("the AX3 image in QEMU", () => {
     const log = consoleLog();
     expect(log).toMatch(/Image Name:\s+OBSAX3LXC 6\.1\./);
     expect(log).toMatch(/7 fixed-partitions partitions found on MTD device/);
-    expect(log).toMatch(/kiln: root in a tmpfs \(copied in [\d.]+ s\)/);
+    expect(log).toMatch(/kiln: root in a tmpfs in [\d.]+ s \(\/usr bound from the initramfs, the rest copied\)/);
     // Board data says ttyS0 (the real AX3); QEMU gives ttyAMA0 on the command line, and /init follows the kernel.
     expect(log).toMatch(/kiln: up: obsax3, br0 .*console ttyAMA0/);
     const mem = await ssh(port, "awk '/MemTotal/ {print $2}' /proc/meminfo; cat /proc/mtd");

@@ -56,7 +56,8 @@ describe("rendered templates", () => {
     // The console comes from the kernel's command line at boot, never from the board data.
     expect(files.init).toContain('echo "$tty::respawn:-/bin/bash" >>/etc/inittab');
     expect(files.init).not.toContain("ttyAMA0");
-    expect(files.init).toMatch(/switch_root \/newroot \/init/);
+    expect(files.init).toMatch(/mount --bind \/usr \/newroot\/usr/);
+    expect(files.init).toMatch(/mount --move \. \/ .*\n\texec chroot \. \/init/);
     expect(files.init).toContain("blkid -L kiln-data");
     expect(files.init).toContain('echo "kiln: ready"');
     expect(files.init).toMatch(/for m in veth bridge stp llc overlay macvlan; do/);
