@@ -19,8 +19,9 @@ for i in $(seq "$RUNS"); do
   t0=$(date +%s.%N)
   node bin/kiln.js qemu --board "$BOARD" --image "$IMAGE" --instance bench --timeout 900 --json > "$KILN_STATE_DIR/run.json"
   t1=$(date +%s.%N)
-  copy=$(sed -n 's/.*kiln: root in a tmpfs (copied in \([0-9.]*\) s).*/\1/p' "$KILN_STATE_DIR/qemu/bench/console.log" | tail -1)
+  # "root in a tmpfs in N s" (before 7a9292e: "(copied in N s)", the whole root copied)
+  copy=$(sed -n 's/.*kiln: root in a tmpfs \(in\|(copied in\) \([0-9.]*\) s.*/\2/p' "$KILN_STATE_DIR/qemu/bench/console.log" | tail -1)
   node bin/kiln.js qemu stop --instance bench > /dev/null
-  printf '%s run %d: boot to SSH %.1f s wall (QEMU start to SSH banner %.1f s; root copied into the tmpfs in %s s)\n' "$BOARD" "$i" "$(echo "$t1 - $t0" | bc)" \
+  printf '%s run %d: boot to SSH %.1f s wall (QEMU start to SSH banner %.1f s; root moved onto the tmpfs in %s s)\n' "$BOARD" "$i" "$(echo "$t1 - $t0" | bc)" \
     "$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).bootSeconds)' "$KILN_STATE_DIR/run.json")" "${copy:-?}"
 done
