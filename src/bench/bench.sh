@@ -29,7 +29,7 @@ start)
   # The container runs the board's tools from its /usr: a merged /usr with the loader in it.
   [ -n "$(loader)" ] || { echo "no /usr/lib/ld-linux*.so.* on the board: kiln bench runs the board's tools in the container from a merged /usr" >&2; exit 1; }
   lxc-stop -n "$N" -k >/dev/null 2>&1; lxc-destroy -n "$N" -f >/dev/null 2>&1
-  out=$(lxc-create -n "$N" -t busybox 2>&1) || { echo "lxc-create: $(echo "$out" | tail -1)" >&2; exit 1; }
+  out=$(lxc_busybox "$N" 2>&1) || { echo "lxc-create: $(echo "$out" | tail -1)" >&2; exit 1; }
   cfg=$(lxc-config lxc.lxcpath)/$N/config
   {
     echo "lxc.apparmor.profile = unconfined"

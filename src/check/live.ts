@@ -3,10 +3,8 @@
  * plus proof that a container really starts there with its own PID and UTS
  * namespaces, a memory limit, a cpuset and a veth on br0.
  */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { configValue, parseConfig, type ParsedConfig } from "../kconfig/dotconfig.js";
-import { projectRoot } from "../paths.js";
+import { boardScript } from "./board-script.js";
 import type { Remote } from "../remote/ssh.js";
 import { crossCheck, parseLxcCheckconfig } from "./lxc-checkconfig.js";
 import { checkReadiness } from "./readiness.js";
@@ -110,7 +108,7 @@ export function configDifferences(built: ParsedConfig, running: ParsedConfig): s
 }
 
 const PROOF_LABELS: Record<string, string> = {
-  create: "container created (lxc-create -t busybox)",
+  create: "container created (lxc-create, LXC's busybox template)",
   start: "container started (lxc-start -d)",
   pidns: "own PID namespace",
   utsns: "own hostname (UTS namespace)",
@@ -199,7 +197,7 @@ export async function checkLive(remote: Remote, opts: LiveOptions): Promise<Live
   });
 
   if (opts.proof) {
-    const script = await readFile(join(projectRoot, "src", "check", "proof.sh"), "utf8");
+    const script = await boardScript("check/proof.sh");
     const weight = cpuSharesToWeight(opts.cpuShares ?? PROOF_CPU_SHARES);
     const pids = opts.pidsMax ?? PROOF_PIDS_MAX;
     const res = await remote.execScript(`sh -s -- ${opts.containerName} ${opts.memory} ${opts.cpus} ${weight} ${pids}`, { input: script, timeoutMs: 240_000 });

@@ -5,7 +5,7 @@ N="$1"; MEM="$2"; CPUS="$3"; WEIGHT="$4"; PIDS="$5"
 say() { echo "KILN-CHECK $1 $2 $3"; }
 cleanup() { lxc-stop -n "$N" -k >/dev/null 2>&1; lxc-destroy -n "$N" -f >/dev/null 2>&1; }
 cleanup
-if ! out=$(lxc-create -n "$N" -t busybox 2>&1); then say create fail "$(echo "$out" | tail -1)"; exit 0; fi
+if ! out=$(lxc_busybox "$N" 2>&1); then say create fail "$(echo "$out" | tail -1)"; exit 0; fi
 say create ok "busybox container created"
 cfg=$(lxc-config lxc.lxcpath)/$N/config
 {

@@ -5,13 +5,12 @@
  * board, to a veth container on br0 and to a macvlan container. Every run is
  * bounded; the containers are removed also on failure.
  */
-import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { CPU_SUITE, cpuIndex, formatTable, parseIperf3, parseStressNg, ratio, type BenchRow } from "../bench/suite.js";
 import { InputError, KilnError } from "../errors.js";
 import { requireTool, StageLog, startServer } from "../exec.js";
 import { writeFileAtomic } from "../fsutil.js";
-import { projectRoot } from "../paths.js";
+import { boardScript } from "../check/board-script.js";
 import { freeLoopbackPort } from "../qemu/instance.js";
 import { boardLogName, parseHostSpec } from "../remote/fleet.js";
 import { type SshCliOptions, sshTargetFor } from "../remote/ssh-config.js";
@@ -60,7 +59,7 @@ export async function benchCommand(opts: BenchOptions): Promise<void> {
     log.write(`# ${s}`);
     if (!opts.json) process.stderr.write(`${s}\n`);
   };
-  const script = await readFile(join(projectRoot, "src", "bench", "bench.sh"), "utf8");
+  const script = await boardScript("bench/bench.sh");
   const remote = await Remote.connect(target, log);
   const started = Date.now();
   const containers: string[] = [];
