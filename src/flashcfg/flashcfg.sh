@@ -68,15 +68,21 @@ status "checking $FILE"
 [ -r "$FILE" ] || die 1 "cannot read $FILE"
 log "flashcfg -f $FILE (partition \"$PARTITION\")"
 
-# Big-endian u32 at byte offset $2 of file $1, as a decimal number.
-be32() { od -An -tu1 -j "$2" -N 4 "$1" | awk '{ print (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'; }
+# Four bytes as one u32, as an exact decimal number: the shell's arithmetic, not
+# awk's, which on a 32-bit board prints a value from 2^31 up as 3.08922e+09, so
+# that two CRCs were compared on their first six digits only.
+u32() { echo $(( (($1 * 256 + $2) * 256 + $3) * 256 + $4 )); }
+# Big-endian u32 at byte offset $2 of file $1.
+# shellcheck disable=SC2046 # od's four numbers are u32's four arguments
+be32() { u32 $(od -An -tu1 -j "$2" -N 4 "$1"); }
 # CRC32 (zlib's) of stdin, as a decimal number. busybox's crc32 where there is
 # one: the gzip trick compresses all of it, 20 s for a 48 MB image on the
 # emulated board against 4 s. Else gzip, which writes it little-endian in its trailer.
 if busybox crc32 </dev/null >/dev/null 2>&1; then
   crc32() { printf '%u\n' "0x$(busybox crc32 | cut -c1-8)"; }
 else
-  crc32() { gzip -1 -c | tail -c 8 | od -An -tu1 -N 4 | awk '{ print (($4 * 256 + $3) * 256 + $2) * 256 + $1 }'; }
+  # shellcheck disable=SC2046
+  crc32() { set -- $(gzip -1 -c | tail -c 8 | od -An -tu1 -N 4); u32 "$4" "$3" "$2" "$1"; }
 fi
 
 size=$(wc -c < "$FILE" | tr -d ' ')

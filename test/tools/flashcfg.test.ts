@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../support/cli.js";
 
@@ -116,6 +117,34 @@ describe("kiln's flashcfg", () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(message);
     expect(flashContent().equals(before)).toBe(true);
+  });
+
+  it("compares CRCs from 2^31 up exactly: a header whose data CRC is off by one bit is refused, the right one written", async () => {
+    // A size whose data CRC is at least 2^31: awk printed such a value to six digits (3.08922e+09),
+    // and the CRCs were compared on those.
+    let n = 3000;
+    while (crc32(Buffer.alloc(n, 0x5a)) < 2 ** 31) n++;
+    const img = await image("high-crc", n);
+    const good = readFileSync(img);
+    const dcrc = good.readUInt32BE(24);
+    expect(dcrc).toBeGreaterThanOrEqual(2 ** 31);
+    // Only the data CRC the header claims is off: the header's own CRC is made right again.
+    const bad = Buffer.from(good);
+    bad.writeUInt32BE((dcrc ^ 1) >>> 0, 24);
+    bad.writeUInt32BE(0, 4);
+    bad.writeUInt32BE(crc32(bad.subarray(0, 64)), 4);
+    const badFile = join(dir, "high-crc-bad.uImage");
+    writeFileSync(badFile, bad);
+    writeFileSync(join(devDir, "mtd1"), Buffer.alloc(1048576, 0xff));
+    const before = flashContent();
+    const r = await flashcfg(badFile);
+    expect(r.exitCode).toBe(1);
+    const hex = (v: number) => v.toString(16).padStart(8, "0");
+    expect(r.stderr).toContain(`bad data CRC (${hex(dcrc)}, header says ${hex((dcrc ^ 1) >>> 0)})`);
+    expect(flashContent().equals(before)).toBe(true);
+    const ok = await flashcfg(img);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(flashContent().subarray(0, good.length).equals(good)).toBe(true);
   });
 
   it("refuses an image larger than the partition, saying by how much", async () => {
