@@ -4,9 +4,9 @@
 # emulation), 2.7 s when one perl makes the links (Debian's perl-base is in every
 # kiln root). Nothing else in the template changes. Without perl, where the
 # template has another line, or if the copy cannot run, LXC's template runs as
-# it is. Sourced before proof.sh and bench.sh (src/check/board-script.ts).
+# it is. Put before proof.sh and bench.sh (src/check/board-script.ts).
 lxc_busybox() {
-  _stock=""
+  _stock="" _tpl=""
   for _d in /usr/share/lxc/templates /usr/local/share/lxc/templates; do
     if [ -x "$_d/lxc-busybox" ]; then _stock=$_d/lxc-busybox; break; fi
   done
@@ -19,5 +19,6 @@ lxc_busybox() {
     [ "$_rc" = 0 ] && return 0
     lxc-destroy -n "$1" -f >/dev/null 2>&1
   fi
+  [ -z "$_tpl" ] || rm -f "$_tpl"
   lxc-create -n "$1" -t busybox
 }
