@@ -1,9 +1,11 @@
 /**
- * Upload throughput of kiln's SFTP (Remote.putFile, what kiln flash uploads
+ * Upload throughput of kiln's SFTP (Remote.putBuffer, what kiln flash uploads
  * with) against scp, for the same random file to a throwaway OpenSSH server on
- * loopback (the end-to-end tests' stand-in board). Each run includes connecting
- * and logging in, as a user's upload does. Prints figures; it is not a test.
- * Goal: kiln / scp >= 0.9.
+ * loopback (the end-to-end tests' stand-in board), or to a running board
+ * (a third argument HOST:PORT and a fourth, the key: e.g. the QEMU board of
+ * `kiln qemu start`, whose dropbear and TCG are what limit a flash there).
+ * Each run includes connecting and logging in, as a user's upload does.
+ * Prints figures; it is not a test. Goal: kiln / scp >= 0.9.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -15,6 +17,9 @@ import { startSshd } from "../test/support/sshd.js";
 
 const megabytes = Number(process.argv[2] ?? 40);
 const runs = Number(process.argv[3] ?? 3);
+const boardArg = process.argv[4];
+const boardKey = process.argv[5];
+if (boardArg !== undefined && boardKey === undefined) throw new Error("a board's HOST:PORT needs the key to log in with as well");
 // kiln would offer an agent's keys too; both sides must log in with the same key.
 delete process.env.SSH_AUTH_SOCK;
 
@@ -22,7 +27,50 @@ const dir = mkdtempSync(join(tmpdir(), "kiln-bench-sftp-"));
 const file = join(dir, "upload.bin");
 writeFileSync(file, randomBytes(megabytes * 1_000_000));
 const bytes = statSync(file).size;
-const sshd = await startSshd();
+interface Target {
+  host: string;
+  port: number;
+  key: string;
+  /** where the files go on the target */
+  dir: string;
+  /** bytes of a file that arrived there, then removed */
+  arrived(name: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function standIn(): Promise<Target> {
+  const sshd = await startSshd();
+  return {
+    host: "127.0.0.1",
+    port: sshd.port,
+    key: sshd.clientKey,
+    dir: sshd.board.uploadDir,
+    arrived: (name) => {
+      const got = statSync(join(sshd.board.uploadDir, name)).size;
+      rmSync(join(sshd.board.uploadDir, name));
+      return Promise.resolve(got);
+    },
+    stop: () => sshd.stop(),
+  };
+}
+
+function board(hostPort: string, key: string): Target {
+  const at = hostPort.lastIndexOf(":");
+  const host = hostPort.slice(0, at);
+  const port = Number(hostPort.slice(at + 1));
+  const ssh = (cmd: string) =>
+    execa("ssh", ["-F", "/dev/null", "-i", key, "-p", String(port), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `root@${host}`, cmd]);
+  return {
+    host,
+    port,
+    key,
+    dir: "/tmp",
+    arrived: async (name) => Number((await ssh(`stat -c %s /tmp/${name}; rm -f /tmp/${name}`)).stdout.trim()),
+    stop: () => Promise.resolve(),
+  };
+}
+
+const target = boardArg !== undefined && boardKey !== undefined ? board(boardArg, boardKey) : await standIn();
 
 async function timed(what: () => Promise<void>): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -30,44 +78,43 @@ async function timed(what: () => Promise<void>): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-function check(name: string): void {
-  const got = statSync(join(sshd.board.uploadDir, name)).size;
+async function check(name: string): Promise<void> {
+  const got = await target.arrived(name);
   if (got !== bytes) throw new Error(`${name}: ${got} bytes arrived, ${bytes} were sent`);
-  rmSync(join(sshd.board.uploadDir, name));
 }
 
 const kiln = async () => {
   const remote = await Remote.connect({
-    host: "127.0.0.1",
-    port: sshd.port,
+    host: target.host,
+    port: target.port,
     user: "root",
-    identity: sshd.clientKey,
+    identity: target.key,
     acceptNewHostKey: true,
     knownHostsFile: join(dir, "known_hosts"),
   });
   try {
     // What kiln flash does: the bytes already in memory (the ones its pre-flight checked).
-    await remote.putBuffer(readFileSync(file), join(sshd.board.uploadDir, "kiln.bin"), 0o600);
+    await remote.putBuffer(readFileSync(file), join(target.dir, "kiln.bin"), 0o600);
   } finally {
     remote.close();
   }
 };
 
 const scp = async () => {
-  await execa("scp", ["-q", "-F", "/dev/null", "-i", sshd.clientKey, "-P", String(sshd.port), "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+  await execa("scp", ["-q", "-F", "/dev/null", "-i", target.key, "-P", String(target.port), "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
     "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-    file, `root@127.0.0.1:${join(sshd.board.uploadDir, "scp.bin")}`]);
+    file, `root@${target.host}:${join(target.dir, "scp.bin")}`]);
 };
 
 const rate = (s: number) => bytes / 1e6 / s;
 try {
   const best = { kiln: Infinity, scp: Infinity };
-  console.log(`${(bytes / 1e6).toFixed(0)} MB of random data to OpenSSH on 127.0.0.1:${sshd.port}, ${runs} run(s) each`);
+  console.log(`${(bytes / 1e6).toFixed(0)} MB of random data to ${boardArg ?? `OpenSSH on 127.0.0.1:${target.port}`}, ${runs} run(s) each`);
   for (let i = 1; i <= runs; i++) {
     const k = await timed(kiln);
-    check("kiln.bin");
+    await check("kiln.bin");
     const s = await timed(scp);
-    check("scp.bin");
+    await check("scp.bin");
     best.kiln = Math.min(best.kiln, k);
     best.scp = Math.min(best.scp, s);
     console.log(`run ${i}: kiln SFTP ${k.toFixed(2)} s (${rate(k).toFixed(1)} MB/s), scp ${s.toFixed(2)} s (${rate(s).toFixed(1)} MB/s)`);
@@ -75,6 +122,6 @@ try {
   const ratio = rate(best.kiln) / rate(best.scp);
   console.log(`best: kiln SFTP ${rate(best.kiln).toFixed(1)} MB/s, scp ${rate(best.scp).toFixed(1)} MB/s, ratio ${ratio.toFixed(2)} (goal >= 0.90: ${ratio >= 0.9 ? "met" : "NOT met"})`);
 } finally {
-  await sshd.stop();
+  await target.stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -64,6 +64,11 @@ export const COMMAND_LIMIT_MS = 300_000;
 const UPLOAD_STALL_MS = 60_000;
 /** The slowest link an upload is waited for, after a fixed allowance: a 47 MB image gets about 13 minutes. */
 const UPLOAD_MIN_BYTES_PER_S = 64 * 1024;
+/** The chunk of one SFTP write request (OpenSSH's sftp-server takes up to 255 KiB). */
+const UPLOAD_CHUNK = 256 * 1024;
+/** Write requests sent before the first is acknowledged. */
+const UPLOAD_IN_FLIGHT = 8;
+const CLOSED_MIDWAY = () => new Error("the connection closed before the transfer finished");
 
 const DEFAULT_IDENTITIES = ["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => join(homedir(), ".ssh", n));
 
@@ -412,48 +417,61 @@ export class Remote {
 
   /**
    * Write `data` (the very bytes the caller checked) to `remotePath`, created
-   * with `mode`; progress by chunk. A dropped connection rejects.
+   * with `mode`; progress as the board acknowledges. A dropped connection rejects.
    */
   async putBuffer(data: Buffer, remotePath: string, mode: number, onProgress?: (sent: number, total: number) => void): Promise<void> {
     const sftp = await this.sftp();
     let watch: NodeJS.Timeout | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
-        // ssh2 never calls back when the connection drops mid-transfer (mscdex/ssh2#1490).
-        sftp.once("close", () => reject(new Error("the connection closed before the transfer finished")));
-        const out = sftp.createWriteStream(remotePath, { flags: "w", mode });
-        out.once("error", reject);
-        out.once("close", () => resolve());
-        const CHUNK = 256 * 1024;
-        let sent = 0;
-        // Bounded twice: a link that stalls (a board gone quiet whose keepalives are still
-        // answered by something on the way) and one that only trickles.
-        const started = Date.now();
-        const limitMs = 120_000 + (data.length / UPLOAD_MIN_BYTES_PER_S) * 1000;
-        let lastMove = started;
-        let lastSent = -1;
-        watch = setInterval(() => {
-          const now = Date.now();
-          if (sent !== lastSent) [lastSent, lastMove] = [sent, now];
-          const why = now - lastMove > UPLOAD_STALL_MS ? `no progress for ${UPLOAD_STALL_MS / 1000} s` : now - started > limitMs ? `not done within ${Math.round(limitMs / 1000)} s` : undefined;
-          if (why) {
-            out.destroy();
-            reject(new Error(`the upload stalled at ${sent} of ${data.length} bytes: ${why}`));
-          }
-        }, 1000);
-        const next = (): void => {
-          while (sent < data.length) {
-            const piece = data.subarray(sent, Math.min(sent + CHUNK, data.length));
-            sent += piece.length;
-            onProgress?.(sent, data.length);
-            if (!out.write(piece)) {
-              out.once("drain", next);
-              return;
-            }
-          }
-          out.end();
+        let failed = false;
+        const fail = (err: Error): void => {
+          if (failed) return;
+          failed = true;
+          reject(err);
         };
-        next();
+        // ssh2 never calls back when the connection drops mid-transfer (mscdex/ssh2#1490).
+        sftp.once("close", () => fail(CLOSED_MIDWAY()));
+        sftp.open(remotePath, "w", { mode }, (err, handle) => {
+          if (err) return fail(err);
+          let next = 0;
+          let acked = 0;
+          let inFlight = 0;
+          // Bounded twice: a link that stalls (a board gone quiet whose keepalives are still
+          // answered by something on the way) and one that only trickles.
+          const started = Date.now();
+          const limitMs = 120_000 + (data.length / UPLOAD_MIN_BYTES_PER_S) * 1000;
+          let lastMove = started;
+          let lastAcked = -1;
+          watch = setInterval(() => {
+            const now = Date.now();
+            if (acked !== lastAcked) [lastAcked, lastMove] = [acked, now];
+            const why = now - lastMove > UPLOAD_STALL_MS ? `no progress for ${UPLOAD_STALL_MS / 1000} s` : now - started > limitMs ? `not done within ${Math.round(limitMs / 1000)} s` : undefined;
+            if (why) fail(new Error(`the upload stalled at ${acked} of ${data.length} bytes: ${why}`));
+          }, 1000);
+          // One write at a time waits a round trip per chunk; several in flight keep
+          // the link busy (as sftp's own -R requests do). Each chunk is written at
+          // its offset, so the order they land in does not matter.
+          const pump = (): void => {
+            while (!failed && inFlight < UPLOAD_IN_FLIGHT && next < data.length) {
+              const at = next;
+              const len = Math.min(UPLOAD_CHUNK, data.length - at);
+              next += len;
+              inFlight++;
+              sftp.write(handle, data, at, len, at, (werr) => {
+                inFlight--;
+                // ssh2 answers the writes still in flight with this when the channel ends.
+                if (werr) return fail(werr.message === "No response from server" ? CLOSED_MIDWAY() : werr);
+                acked += len;
+                onProgress?.(acked, data.length);
+                if (acked === data.length) sftp.close(handle, (cerr) => (cerr ? fail(cerr) : resolve()));
+                else pump();
+              });
+            }
+          };
+          if (data.length === 0) sftp.close(handle, (cerr) => (cerr ? fail(cerr) : resolve()));
+          else pump();
+        });
       });
     } finally {
       clearInterval(watch);

@@ -5,19 +5,17 @@
  * cgroup2 is mounted, br0 exists and has QEMU's DHCP address.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cacheDir } from "../../src/paths.js";
 import { COMMON_DEVICES, SEED_DEVICES } from "../../src/rootfs/templates.js";
 import { execa } from "execa";
 import { kiln, testWork } from "../support/cli.js";
 import { e2eKey } from "../support/e2e-key.js";
 import { releaseBoardSlot, takeBoardSlot } from "../support/board-slots.js";
 import { withSharedDir } from "../support/shared-dir.js";
-import { buildVirt, virtOut as out } from "../support/virt-board.js";
+import { buildVirt, debCache, virtOut as out, withDebCache } from "../support/virt-board.js";
 
-const debCache = join(cacheDir(), "debs", "bookworm-armhf");
 
 interface RootfsRun {
   outcome: { stage: string; ran: boolean; how: string; why: string[] };
@@ -29,9 +27,10 @@ interface RootfsRun {
 }
 
 /** `kiln rootfs` as a user runs it (the config and kernel stages are up to date by then). */
-async function rootfs(extra: { force?: string[] } = {}): Promise<RootfsRun> {
-  // Waits for any other test file building here (see shared-dir.ts); a forced run writes the same bytes again.
-  const r = await withSharedDir(out, () => kiln(["rootfs", "--board", "qemu-virt", "--out", out, "--authorized-key", `${e2eKey}.pub`, "--json", ...(extra.force ? ["--force", ...extra.force] : [])]));
+async function rootfs(extra: { force?: string[]; out?: string } = {}): Promise<RootfsRun> {
+  const dir = extra.out ?? out;
+  // Waits for any other test file building there (see shared-dir.ts).
+  const r = await withSharedDir(dir, () => kiln(["rootfs", "--board", "qemu-virt", "--out", dir, "--authorized-key", `${e2eKey}.pub`, "--json", ...(extra.force ? ["--force", ...extra.force] : [])]));
   if (r.exitCode !== 0) throw new Error(`kiln rootfs failed (${r.exitCode}):\n${r.stderr}`);
   const j = JSON.parse(r.stdout) as Omit<RootfsRun, "outcome"> & { stages: RootfsRun["outcome"][] };
   const outcome = j.stages.find((s) => s.stage === "rootfs");
@@ -99,13 +98,22 @@ describe("kiln rootfs --board qemu-virt", () => {
   });
 
   it("a re-run downloads no .deb twice: they come from kiln's cache", async () => {
-    const debsBefore = readdirSync(debCache).filter((f) => f.endsWith(".deb")).sort();
-    const again = await rootfs({ force: ["rootfs"] });
+    // In a directory of its own, so the other files' boards need not wait minutes for this mmdebstrap run; the same
+    // inputs as the shared build, its host key included (config and kernel come from the stage cache).
+    const own = join(testWork(), "forced");
+    mkdirSync(join(own, "ssh-host-key"), { recursive: true, mode: 0o700 });
+    copyFileSync(join(out, "ssh-host-key", "dropbear_ed25519_host_key"), join(own, "ssh-host-key", "dropbear_ed25519_host_key"));
+    const debs = () => readdirSync(debCache).filter((f) => f.endsWith(".deb")).sort();
+    const { debsBefore, again, debsAfter } = await withDebCache(async () => {
+      const debsBefore = debs();
+      const again = await rootfs({ force: ["rootfs"], out: own });
+      return { debsBefore, again, debsAfter: debs() };
+    });
     expect(again.outcome.ran).toBe(true);
     const m = JSON.parse(readFileSync(again.manifest, "utf8")) as Manifest;
     expect(m.debs.downloaded).toBe(0);
     expect(m.debs.fromCache).toBeGreaterThan(100);
-    expect(readdirSync(debCache).filter((f) => f.endsWith(".deb")).sort()).toEqual(debsBefore);
+    expect(debsAfter).toEqual(debsBefore);
     // --force runs mmdebstrap itself, not the cached Debian base.
     expect(m.debianBase.from).toBe("mmdebstrap");
     // Reproducible: the same inputs give the same cpio.

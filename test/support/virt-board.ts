@@ -17,6 +17,13 @@ import { withSharedDir } from "./shared-dir.js";
 export const e2e = join(cacheDir(), "e2e");
 export const virtOut = join(e2e, "qemu-virt");
 export const virtImage = join(virtOut, "uImage.qemu-virt");
+/** kiln's cache of Debian packages for qemu-virt's roots. */
+export const debCache = join(cacheDir(), "debs", "bookworm-armhf");
+/**
+ * A turn on that cache, for a root filesystem build that may download into it:
+ * rootfs.test.ts counts the files there across a build of its own.
+ */
+export const withDebCache = <T>(fn: () => Promise<T>): Promise<T> => withSharedDir(debCache, fn);
 /** qemu-virt with IPC_NS off: boots, and fails the container proof. */
 export const noIpcNsOut = join(e2e, "qemu-virt-no-ipc-ns");
 

@@ -83,9 +83,9 @@ describe("rendered templates", () => {
     const profile = await loadProfile("default");
     const init = async (login: boolean, sshPw: boolean) =>
       (await renderTemplates(templateContext(board, profile, { version: "6.1.192", release: "6.1.192" }, { net: "veth", dns: [] }, login, sshPw))).find((f) => f.path === "init")?.content ?? "";
-    expect(await init(true, false)).toMatch(/^dropbear -s -r /m);
-    expect(await init(false, true)).toMatch(/^dropbear -s -r /m);
-    expect(await init(true, true)).toMatch(/^dropbear -r /m);
+    expect(await init(true, false)).toMatch(/^dropbear -W 1048576 -s -r /m);
+    expect(await init(false, true)).toMatch(/^dropbear -W 1048576 -s -r /m);
+    expect(await init(true, true)).toMatch(/^dropbear -W 1048576 -r /m);
     expect(await init(true, true)).not.toMatch(/^dropbear -s/m);
   });
 
