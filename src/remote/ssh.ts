@@ -209,8 +209,14 @@ export class Remote {
         verdict = judgeHostKey(pins, seen, target.acceptNewHostKey, target.announcedHostKey);
         return verdict.ok;
       },
-      // As ssh does: ask for the kind of key that is pinned, so an RSA pin is not met with an ed25519 key.
-      ...(pins.types.length > 0 ? { algorithms: { serverHostKey: hostKeyAlgorithms(pins.types) as ServerHostKeyAlgorithm[] } } : {}),
+      algorithms: {
+        // OpenSSH's order, chacha20-poly1305 first. ssh2 puts AES first on a host with AES
+        // instructions, but a board decrypts in software, where AES-CTR with HMAC-SHA256
+        // costs it much more (uploads into the emulated board: 9 MB/s, 17 with this order).
+        cipher: ["chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com"],
+        // As ssh does: ask for the kind of key that is pinned, so an RSA pin is not met with an ed25519 key.
+        ...(pins.types.length > 0 ? { serverHostKey: hostKeyAlgorithms(pins.types) as ServerHostKeyAlgorithm[] } : {}),
+      },
     };
     // Tried in this order until one is accepted: the password, each key, then the agent's keys.
     const agent = process.env.SSH_AUTH_SOCK;
