@@ -12,6 +12,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { parseHostSpec } from "../src/remote/fleet.js";
+import { KilnError } from "../src/errors.js";
 import { Remote } from "../src/remote/ssh.js";
 import { startSshd } from "../test/support/sshd.js";
 
@@ -54,23 +56,33 @@ async function standIn(): Promise<Target> {
   };
 }
 
-function board(hostPort: string, key: string): Target {
-  const at = hostPort.lastIndexOf(":");
-  const host = hostPort.slice(0, at);
-  const port = Number(hostPort.slice(at + 1));
-  const ssh = (cmd: string) =>
-    execa("ssh", ["-F", "/dev/null", "-i", key, "-p", String(port), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `root@${host}`, cmd]);
+/** A running board, reached and looked at with kiln's own SSH. */
+async function board(spec: string, key: string): Promise<Target> {
+  const { host, port = 22 } = parseHostSpec(spec);
+  const remote = await Remote.connect({ host, port, user: "root", identity: key, acceptNewHostKey: true, knownHostsFile: join(dir, "known_hosts") });
   return {
     host,
     port,
     key,
     dir: "/tmp",
-    arrived: async (name) => Number((await ssh(`stat -c %s /tmp/${name}; rm -f /tmp/${name}`)).stdout.trim()),
-    stop: () => Promise.resolve(),
+    arrived: async (name) => {
+      const got = await remote.exec(["stat", "-c", "%s", `/tmp/${name}`]);
+      await remote.exec(["rm", "-f", `/tmp/${name}`]);
+      return Number(got.stdout.trim());
+    },
+    stop: () => Promise.resolve(remote.close()),
   };
 }
 
-const target = boardArg !== undefined && boardKey !== undefined ? board(boardArg, boardKey) : await standIn();
+let target: Target;
+try {
+  target = boardArg !== undefined && boardKey !== undefined ? await board(boardArg, boardKey) : await standIn();
+} catch (err) {
+  rmSync(dir, { recursive: true, force: true });
+  const hint = err instanceof KilnError && err.hint ? `\n  ${err.hint}` : "";
+  console.error(`bench/sftp-upload: ${(err as Error).message}${hint}`);
+  process.exit(1);
+}
 
 async function timed(what: () => Promise<void>): Promise<number> {
   const t0 = process.hrtime.bigint();

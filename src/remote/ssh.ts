@@ -2,14 +2,14 @@
  * The one SSH module: every remote command goes through `Remote.exec` with an
  * argument vector that is quoted here, never a string built by callers.
  */
-import { createHash } from "node:crypto";
+import { createHash, getCiphers } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import ssh2, { type AnyAuthMethod, Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm, type SFTPWrapper } from "ssh2";
+import ssh2, { type AnyAuthMethod, type CipherAlgorithm, Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm, type SFTPWrapper } from "ssh2";
 import { InputError, KilnError } from "../errors.js";
 import { shellQuote, type StageLog } from "../exec.js";
 import { defaultUserKnownHosts, fingerprint, hostId, hostKeyAlgorithms, judgeHostKey, type HostKeyVerdict, loadPins, publicKeyLine, saveKnownHost } from "./known-hosts.js";
@@ -68,6 +68,8 @@ const UPLOAD_MIN_BYTES_PER_S = 64 * 1024;
 const UPLOAD_CHUNK = 255 * 1024;
 /** Write requests sent before the first is acknowledged. */
 const UPLOAD_IN_FLIGHT = 8;
+/** Whether this Node's OpenSSL has chacha20 (a FIPS build has not): ssh2 refuses a cipher list naming what it cannot use. */
+const CHACHA20 = getCiphers().includes("chacha20");
 const CLOSED_MIDWAY = () => new Error("the connection closed before the transfer finished");
 
 const DEFAULT_IDENTITIES = ["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => join(homedir(), ".ssh", n));
@@ -213,7 +215,7 @@ export class Remote {
         // OpenSSH's order, chacha20-poly1305 first. ssh2 puts AES first on a host with AES
         // instructions, but a board decrypts in software, where AES-CTR with HMAC-SHA256
         // costs it much more (uploads into the emulated board: 10 MB/s, 16 with this order).
-        cipher: ["chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com"],
+        ...(CHACHA20 ? { cipher: ["chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com"] as CipherAlgorithm[] } : {}),
         // As ssh does: ask for the kind of key that is pinned, so an RSA pin is not met with an ed25519 key.
         ...(pins.types.length > 0 ? { serverHostKey: hostKeyAlgorithms(pins.types) as ServerHostKeyAlgorithm[] } : {}),
       },

@@ -16,7 +16,6 @@ import { releaseBoardSlot, takeBoardSlot } from "../support/board-slots.js";
 import { withSharedDir } from "../support/shared-dir.js";
 import { buildVirt, debCache, virtOut as out, withDebCache } from "../support/virt-board.js";
 
-
 interface RootfsRun {
   outcome: { stage: string; ran: boolean; how: string; why: string[] };
   ramdisk: string;
