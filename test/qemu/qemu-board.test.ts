@@ -147,11 +147,11 @@ describe("the qemu-virt board", () => {
 
       // A network that does not carry kiln's connection (QEMU forwards SSH to 10.0.2.15 only): the board puts the old one back.
       const away = await kiln(
-        ["deploy", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--address", "10.0.2.99/24", "--gateway", "10.0.2.2", "--net-confirm", "30"],
+        ["deploy", "--board", "qemu-virt", "--host", `127.0.0.1:${port}`, "--identity", key, "--address", "10.0.2.99/24", "--gateway", "10.0.2.2", "--net-confirm", "20"],
         { env: stateEnv() },
       );
       expect(away.exitCode).not.toBe(0);
-      expect(away.stderr).toContain("did not answer on its new network within 30 s");
+      expect(away.stderr).toContain("did not answer on its new network within 20 s");
       expect(away.stderr).toContain("it put its old /etc/network/interfaces and network back by itself and answers again");
       expect((await ssh(port, "ip", "-o", "-4", "addr", "show", "br0")).stdout).toMatch(/inet 10\.0\.2\.15\//);
       // ssh joins its arguments into one command line: the pattern is quoted for the board's shell.
