@@ -20,6 +20,7 @@ import { stageEngineHash } from "../stage/engine.js";
 import { writeDtbPartitions } from "./dtb-partitions.js";
 import { parseUImage, verifyUImage } from "./uimage.js";
 import { kib, multiImageSize } from "./size.js";
+import { packedByRootfs } from "./rootfs-packed.js";
 import { modulesRamdiskCached } from "./ramdisk.js";
 
 
@@ -167,7 +168,13 @@ export async function makeImage(p: ImagePlan, log: StageLog): Promise<void> {
   const kernelPart = img.kernelCompression === "gzip" ? join(work, "kernel.gz") : kernelIn;
   if (img.kernelCompression === "gzip") await compress("gzip", kernelIn, kernelPart, log);
   const ramdiskPart = join(work, `ramdisk.${img.ramdiskCompression === "none" ? "img" : img.ramdiskCompression}`);
-  await compress(img.ramdiskCompression, ramdiskSrc, ramdiskPart, log);
+  const packed = await packedByRootfs(ramdiskSrc, await sha256File(ramdiskSrc), img.ramdiskCompression);
+  if (packed) {
+    log.write(`# ramdisk part: ${packed}, the rootfs stage's ${img.ramdiskCompression} of this cpio (same command, sha256 as its manifest records)`);
+    await copyFile(packed, ramdiskPart);
+  } else {
+    await compress(img.ramdiskCompression, ramdiskSrc, ramdiskPart, log);
+  }
 
   const parts: ImagePart[] = [
     { role: "kernel", file: kernelPart, size: (await stat(kernelPart)).size },
