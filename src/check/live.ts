@@ -150,7 +150,7 @@ export async function checkLive(remote: Remote, opts: LiveOptions): Promise<Live
     // The same config, unpacked once: lxc-checkconfig otherwise runs zcat for each of its ~40 options
     // (a third of its 6 s on an emulated board).
     const lxc = await remote.execScript(
-      'command -v lxc-checkconfig >/dev/null || exit 0; c=$(mktemp) && gzip -dc /proc/config.gz >"$c" && CONFIG="$c" lxc-checkconfig 2>&1; rc=$?; rm -f "$c"; exit $rc',
+      'command -v lxc-checkconfig >/dev/null || exit 0; c=$(mktemp) || exit 1; trap \'rm -f "$c"\' EXIT; gzip -dc /proc/config.gz >"$c" && CONFIG="$c" lxc-checkconfig 2>&1',
     );
     if (lxc.stdout.trim() === "") {
       add({ id: "lxc-checkconfig", label: "lxc-checkconfig on the board", need: "required", ok: false, detail: "lxc-checkconfig is not installed or printed nothing" });

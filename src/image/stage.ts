@@ -168,7 +168,8 @@ export async function makeImage(p: ImagePlan, log: StageLog): Promise<void> {
   const kernelPart = img.kernelCompression === "gzip" ? join(work, "kernel.gz") : kernelIn;
   if (img.kernelCompression === "gzip") await compress("gzip", kernelIn, kernelPart, log);
   const ramdiskPart = join(work, `ramdisk.${img.ramdiskCompression === "none" ? "img" : img.ramdiskCompression}`);
-  const packed = await packedByRootfs(ramdiskSrc, await sha256File(ramdiskSrc), img.ramdiskCompression);
+  const ramdiskSha = await sha256File(ramdiskSrc);
+  const packed = await packedByRootfs(ramdiskSrc, ramdiskSha, img.ramdiskCompression);
   if (packed) {
     log.write(`# ramdisk part: ${packed}, the rootfs stage's ${img.ramdiskCompression} of this cpio (same command, sha256 as its manifest records)`);
     await copyFile(packed, ramdiskPart);
@@ -192,7 +193,7 @@ export async function makeImage(p: ImagePlan, log: StageLog): Promise<void> {
     board: board.name,
     image: { file, sha256: await sha256File(file), size: total, limit: limit ?? null, limitKnown: limit !== undefined, name },
     // The SSH host key inside: only when the packed ramdisk is the rootfs stage's, whose manifest records it.
-    sshHostKey: (await hostKeyOfRamdisk(outDir, await sha256File(ramdiskSrc))) ?? null,
+    sshHostKey: (await hostKeyOfRamdisk(outDir, ramdiskSha)) ?? null,
     flash: plan
       ? { layout: plan.layout, partition: plan.imagePartition, source: plan.source, dtbNode: dtbNode ?? null, partitions: placed ?? plan.partitions, notes }
       : null,

@@ -71,7 +71,7 @@ describe("kiln flash tries the image from RAM first", () => {
     const before = flashSha();
     const from = consoleLog().length;
     // A short deadline: this trial never answers, and the wait for the watchdog is the test's cost.
-    const r = await flash(bad, "--try-deadline", "35");
+    const r = await flash(bad, "--try-deadline", "45");
     expect(r.exitCode).not.toBe(0);
     expect(r.json.results[0]?.error).toMatch(/^trial failed: the trial system never answered.*; flash untouched/);
     expect(flashSha()).toBe(before);
