@@ -113,7 +113,7 @@ export async function allCommand(opts: AllOptions): Promise<void> {
       // A known-hosts file of this boot only: the key must be exactly the one the build put in the image.
       const knownHostsFile = join(instancePaths(opts.instance).dir, "known_hosts");
       await rm(knownHostsFile, { force: true });
-      const remote = await Remote.connect(
+      const remote = await Remote.open(
         { host: "127.0.0.1", port: booted.sshPort, user: "root", identity, acceptNewHostKey: false, announcedHostKey: manifest.sshHostKey ?? undefined, knownHostsFile },
         log,
       );

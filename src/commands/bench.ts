@@ -60,7 +60,7 @@ export async function benchCommand(opts: BenchOptions): Promise<void> {
     if (!opts.json) process.stderr.write(`${s}\n`);
   };
   const script = await boardScript("bench/bench.sh");
-  const remote = await Remote.connect(target, log);
+  const remote = await Remote.open(target, log);
   const started = Date.now();
   const containers: string[] = [];
   let iperf: Awaited<ReturnType<typeof startServer>> | undefined;

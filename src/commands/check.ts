@@ -70,7 +70,7 @@ async function checkHost(opts: CheckOptions): Promise<void> {
   const artifacts = outDir ? join(outDir, "kernel-artifacts.json") : undefined;
   const builtRelease = artifacts && existsSync(artifacts) ? (JSON.parse(await readFile(artifacts, "utf8")) as { release: string }).release : undefined;
   const log = new StageLog(join(outDir ?? resolve("out"), "logs", "check-host.log"));
-  const remote = await Remote.connect(target, log);
+  const remote = await Remote.open(target, log);
   try {
     const report = await checkLive(remote, { builtConfig, builtRelease, proof: opts.proof, containerName: "kiln-proof", memory: opts.memory, cpus: opts.cpus, cpuShares: Number(opts.cpuShares), pidsMax: Number(opts.pidsMax) });
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatLive(report)}\n`);

@@ -113,7 +113,7 @@ async function whichBoard(remote: Remote, c: DeployContext): Promise<{ board: Bo
 
 async function deployOne(t: SshTarget, c: DeployContext, log: StageLog, outcome: Outcome, step: (s: string) => void): Promise<void> {
   step("connecting (host key must be known)");
-  let remote = await Remote.connect(t, log);
+  let remote = await Remote.open(t, log);
   try {
     const uid = (await remote.exec(["id", "-u"])).stdout.trim();
     if (uid !== "0") throw new KilnError(`${t.user}@${t.host} is not root (uid ${uid || "?"}): deploy writes /etc and runs apt-get`, { hint: "log in as root (--user root)" });

@@ -133,7 +133,7 @@ async function flashOne(
 ): Promise<void> {
   const size = bytes.length;
   step("connecting (host key must be known)");
-  let remote = await Remote.connect(target, log);
+  let remote = await Remote.open(target, log);
   try {
     refuseKeyReplacement(target, remote.hostKey, opts.announcedHostKey, opts.replaceHostKey === true);
     const id = await checkedIdentity(remote, board);

@@ -31,7 +31,7 @@ export async function probeCommand(opts: ProbeOptions): Promise<void> {
   const target = await sshTargetFor(parseHostSpec(opts.host), opts);
   const port = target.port;
   const log = new StageLog(join(stateDir(), "logs", boardLogName("probe", opts.host, port))).reset();
-  const remote = await Remote.connect(target, log);
+  const remote = await Remote.open(target, log);
   try {
     const id = await readIdentity(remote);
     const release = (await remote.exec(["uname", "-r"])).stdout.trim();

@@ -39,6 +39,17 @@ export interface SshTarget {
   label?: string;
 }
 
+/** ssh2's words for a TCP connection closed before the server's identification line. */
+const SSH2_EARLY_CLOSE = "Connection lost before handshake";
+
+/** The server accepted TCP and closed it before its banner: refused for now, not for good. */
+export class EarlyCloseError extends KilnError {
+  constructor(message: string, opts: { hint: string }) {
+    super(message, opts);
+    this.name = "EarlyCloseError";
+  }
+}
+
 export interface ExecOptions {
   input?: string;
   /** default COMMAND_LIMIT_MS: no command of kiln's runs unbounded on a board */
@@ -188,6 +199,26 @@ export class Remote {
     });
   }
 
+  /**
+   * A command's first connection to a board. A server that accepts TCP and closes
+   * before its banner is turning connections away for now: dropbear drops a sixth
+   * unauthenticated connection from one address (every connection through QEMU's
+   * port forward comes from one), OpenSSH's MaxStartups drops them at random. Seen
+   * once at `make main`'s check, right after the boot wait had the banner. Loops
+   * that wait for a board (reboots, trials) call `connect` and retry on their own.
+   */
+  static async open(target: SshTarget, log?: StageLog, attempts = 3, pauseMs = 1500): Promise<Remote> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Remote.connect(target, log);
+      } catch (err) {
+        if (attempt >= attempts || !(err instanceof EarlyCloseError)) throw err;
+        log?.write(`${err.message}; trying again in ${pauseMs} ms (attempt ${attempt + 1} of ${attempts})\n`);
+        await new Promise((r) => setTimeout(r, pauseMs));
+      }
+    }
+  }
+
   static async connect(target: SshTarget, log?: StageLog): Promise<Remote> {
     const id = hostId(target.host, target.port);
     // A target kiln made itself (a QEMU instance with its own file) trusts only that file.
@@ -274,6 +305,11 @@ export class Remote {
       }
       if (v && !v.ok && v.reason === "revoked") {
         throw new KilnError(`host key of ${id} is marked @revoked in a known_hosts file: ${seen}`, { hint: "this is refused always" });
+      }
+      if (err.message === SSH2_EARLY_CLOSE) {
+        throw new EarlyCloseError(`cannot connect to ${target.user}@${id}: the server closed the connection before its SSH banner`, {
+          hint: "the SSH server is turning connections away (too many unauthenticated ones, or it is starting or stopping): try again; on a board, see its MaxStartups (OpenSSH) or its count of open logins (dropbear)",
+        });
       }
       throw new KilnError(`cannot connect to ${target.user}@${id}: ${err.message}`, { hint: "check the host, port, user and key (--identity)" });
     });

@@ -9,7 +9,9 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Remote, type SshTarget } from "../../src/remote/ssh.js";
+import { execa } from "execa";
+import { KilnError } from "../../src/errors.js";
+import { EarlyCloseError, Remote, type SshTarget } from "../../src/remote/ssh.js";
 import { testWork } from "../support/cli.js";
 import { type Sshd, startSshd } from "../support/sshd.js";
 
@@ -58,7 +60,7 @@ describe("a board behind a jump host that goes down", () => {
         },
         (e: Error) => e,
       );
-      expect(err?.message).toMatch(/cannot connect to root@\[127\.0\.0\.1\]:\d+: (the connection (ended|closed) during the login|Connection lost before handshake)/);
+      expect(err?.message).toMatch(/cannot connect to root@\[127\.0\.0\.1\]:\d+: (the connection (ended|closed) during the login|the server closed the connection before its SSH banner)/);
     } finally {
       server.close();
     }
@@ -92,6 +94,78 @@ describe("a board behind a jump host that goes down", () => {
     } finally {
       for (const s of open) s.destroy();
       server.close();
+    }
+  }, 60_000);
+});
+
+describe("a server that closes connections before its banner (too many unauthenticated ones)", () => {
+  // In front of the real sshd: the first `refuse` connections are closed at once, as dropbear
+  // closes a sixth unauthenticated connection from one address; the others pass through.
+  async function refusing(refuse: number): Promise<{ port: number; seen: () => number; close: () => void }> {
+    let seen = 0;
+    const server = createServer((s) => {
+      s.on("error", () => undefined);
+      seen += 1;
+      if (seen <= refuse) {
+        s.destroy();
+        return;
+      }
+      const up = connect(board.port, "127.0.0.1");
+      up.on("error", () => s.destroy());
+      s.pipe(up).pipe(s);
+    });
+    const port = await listen(server);
+    return { port, seen: () => seen, close: () => server.close() };
+  }
+
+  function direct(port: number): SshTarget {
+    const knownHostsFile = join(mkdtempSync(join(work, "state-")), "known_hosts");
+    return { host: "127.0.0.1", port, user: "root", identity: board.clientKey, acceptNewHostKey: true, knownHostsFile, userKnownHostsFiles: [], readyTimeoutMs: 10_000 };
+  }
+
+  it("a command's first connection tries again and logs in; a single connect says what happened", async () => {
+    const twice = await refusing(2);
+    try {
+      const r = await Remote.open(direct(twice.port), undefined, 3, 200);
+      try {
+        expect((await r.exec(["echo", "in"])).stdout.trim()).toBe("in");
+      } finally {
+        r.close();
+      }
+      expect(twice.seen()).toBe(3);
+    } finally {
+      twice.close();
+    }
+    const once = await refusing(1);
+    try {
+      const err = await Remote.connect(direct(once.port)).then((r) => (r.close(), undefined), (e: unknown) => e);
+      expect(err).toBeInstanceOf(EarlyCloseError);
+      expect((err as Error).message).toMatch(/cannot connect to root@\[127\.0\.0\.1\]:\d+: the server closed the connection before its SSH banner/);
+    } finally {
+      once.close();
+    }
+  }, 60_000);
+
+  it("gives up after its attempts with the same words, and does not retry a refused login", async () => {
+    const always = await refusing(Number.POSITIVE_INFINITY);
+    try {
+      const err = await Remote.open(direct(always.port), undefined, 3, 200).then((r) => (r.close(), undefined), (e: unknown) => e);
+      expect(err).toBeInstanceOf(EarlyCloseError);
+      expect(always.seen()).toBe(3);
+    } finally {
+      always.close();
+    }
+    // Another key than the authorized one: the server answers, so one attempt only.
+    const plain = await refusing(0);
+    try {
+      const wrongKey = join(mkdtempSync(join(work, "key-")), "id_ed25519");
+      await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", wrongKey]);
+      const err = await Remote.open({ ...direct(plain.port), identity: wrongKey }, undefined, 3, 200).then((r) => (r.close(), undefined), (e: unknown) => e);
+      expect(err).toBeInstanceOf(KilnError);
+      expect(err).not.toBeInstanceOf(EarlyCloseError);
+      expect(plain.seen()).toBe(1);
+    } finally {
+      plain.close();
     }
   }, 60_000);
 });
