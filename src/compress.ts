@@ -13,3 +13,9 @@ export function compressCommand(c: Compression): { cmd: string; args: string[]; 
   if (c === "xz") return { cmd: "xz", args: ["--check=crc32", "-9", "-c"], pkg: "xz-utils" };
   return undefined;
 }
+
+/** The command line a compression runs, as manifests record it: the same kind at another level gives other bytes. */
+export function compressCommandLine(c: Compression): string {
+  const cc = compressCommand(c);
+  return cc ? [cc.cmd, ...cc.args].join(" ") : "cp";
+}

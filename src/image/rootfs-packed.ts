@@ -6,37 +6,27 @@
  * on the 2-core build machine, gzip -9 of qemu-virt's 12 s.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { sha256File } from "../cache.js";
-import type { Compression } from "../compress.js";
+import { type Compression, compressCommandLine } from "../compress.js";
 import { compressionExt } from "../rootfs/pack.js";
-
-interface RootfsManifest {
-  sizes?: { compression?: string };
-  files?: Record<string, { sha256?: string }>;
-}
+import { readRootfsManifest, recordedSha256 } from "../rootfs/manifest-view.js";
 
 /**
  * The compressed file beside `cpio` when the rootfs manifest there shows that
- * it is this cpio (by sha256) compressed as `kind`, and it is unchanged since;
- * else undefined (another ramdisk, a hand-edited file, no manifest).
+ * it is this cpio (by sha256) compressed by the command this kiln runs for
+ * `kind`, and it is unchanged since; else undefined (another ramdisk, another
+ * level, a hand-edited file, no manifest).
  */
 export async function packedByRootfs(cpio: string, cpioSha256: string, kind: Compression): Promise<string | undefined> {
   const ext = compressionExt(kind);
   if (!ext) return undefined;
   const packed = `${cpio}.${ext}`;
-  let m: RootfsManifest;
-  try {
-    m = JSON.parse(await readFile(join(dirname(cpio), "manifest.json"), "utf8")) as RootfsManifest;
-  } catch {
-    return undefined;
-  }
-  if (m.sizes?.compression !== kind) return undefined;
-  // By name: a manifest restored from the stage cache names the directory it was built in.
-  const recorded = (file: string) => Object.entries(m.files ?? {}).find(([p]) => basename(p) === basename(file))?.[1].sha256;
-  if (recorded(cpio) !== cpioSha256) return undefined;
-  const want = recorded(packed);
+  const m = await readRootfsManifest(dirname(cpio));
+  // The command, not only the kind: a root from a kiln that ran lzma at another level has other bytes.
+  if (!m || m.sizes?.compression !== kind || m.sizes.command !== compressCommandLine(kind)) return undefined;
+  if (recordedSha256(m, cpio) !== cpioSha256) return undefined;
+  const want = recordedSha256(m, packed);
   if (!want || !existsSync(packed) || (await sha256File(packed)) !== want) return undefined;
   return packed;
 }

@@ -201,6 +201,8 @@ export async function makeImage(p: ImagePlan, log: StageLog): Promise<void> {
     kernel: { version: art.version, release: art.release, configSha256: await sha256File(art.configPath) },
     sourceDateEpoch: art.epoch,
     parts: await Promise.all(parts.map(async (p) => ({ role: p.role, file: p.file, size: p.size, sha256: await sha256File(p.file) }))),
+    // Where the ramdisk part came from: the rootfs stage's compressed file of this cpio, or compressed here.
+    ramdiskPart: packed ? { from: "rootfs stage", file: packed } : { from: "compressed here", file: ramdiskSrc },
     tools: {
       mkimage: await toolVersion("mkimage", ["-V"]),
       compiler: await toolVersion(`${board.crossCompile}gcc`),

@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { KilnError } from "../errors.js";
 import { writeFileAtomic } from "../fsutil.js";
 import { fingerprint } from "../remote/known-hosts.js";
+import { readRootfsManifest, recordsSha256 } from "./manifest-view.js";
 
 const ALG = "ssh-ed25519";
 
@@ -75,12 +76,8 @@ export async function ensureHostKey(outDir: string): Promise<HostKey> {
 
 /** The host key inside a ramdisk: the rootfs stage's manifest records it with the ramdisk's sha256. */
 export async function hostKeyOfRamdisk(outDir: string, ramdiskSha256: string): Promise<string | undefined> {
-  try {
-    const m = JSON.parse(await readFile(join(outDir, "rootfs", "manifest.json"), "utf8")) as { sshHostKey?: string; files?: Record<string, { sha256?: string }> };
-    return Object.values(m.files ?? {}).some((f) => f.sha256 === ramdiskSha256) ? m.sshHostKey : undefined;
-  } catch {
-    return undefined;
-  }
+  const m = await readRootfsManifest(join(outDir, "rootfs"));
+  return m && recordsSha256(m, ramdiskSha256) ? m.sshHostKey : undefined;
 }
 
 /**

@@ -36,6 +36,7 @@ import { modulesFingerprint, stageModules, type StagedModules } from "./modules.
 import { packCpio } from "../cpio.js";
 import { KILN_VERSION } from "../version.js";
 import { type Compression, compressFile, ensureDeviceNodes, unpackRamdisk } from "./pack.js";
+import { compressCommandLine } from "../compress.js";
 import { loadProfile, type Profile } from "./profile.js";
 import { flashBudget, formatReport, mib, packageSizes, ramBudget, type SizeReport, treeSizes } from "./report.js";
 import { type NetMode, renderTemplates, type RenderedFile, templateContext, templateFiles } from "./templates.js";
@@ -386,7 +387,7 @@ export async function buildRootfs(plan: RootfsPlan, log: StageLog, status: (text
       sshHostKey: hostKey.fingerprint,
       baseRamdisk: opts.baseRamdisk ?? null,
       sourceDateEpoch: epoch,
-      sizes: { unpacked: sizes.total, cpio: cpioSize, compressed: compSize, compression },
+      sizes: { unpacked: sizes.total, cpio: cpioSize, compressed: compSize, compression, command: compressCommandLine(compression) },
       files: {} as Record<string, { sha256: string; size: number }>,
       tools: { mmdebstrap: mmdebstrapVersion },
     };

@@ -100,6 +100,8 @@ describe("reproducible builds", () => {
     // Both compressed the copied cpio themselves; the shared build's image stage took the rootfs stage's
     // compressed file of the same cpio instead (rootfs-packed.ts): the same bytes either way.
     expect(sha(image)).toBe(sha(first.image));
+    const ramdiskPart = (dir: string) => (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { ramdiskPart: { from: string } }).ramdiskPart.from;
+    expect([ramdiskPart(out), ramdiskPart(a), ramdiskPart(b)]).toEqual(["rootfs stage", "compressed here", "compressed here"]);
   }, 3_600_000);
 });
 

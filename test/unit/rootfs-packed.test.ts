@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { type Compression, compressCommandLine } from "../../src/compress.js";
 import { packedByRootfs } from "../../src/image/rootfs-packed.js";
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -12,7 +13,7 @@ describe("the image stage takes the rootfs stage's compressed ramdisk only when 
   afterAll(() => rmSync(base, { recursive: true, force: true }));
 
   /** A rootfs directory as the stage leaves it; the manifest names another directory, as one restored from the cache does. */
-  function rootfs(name: string, opts: { compression?: string; packedSha?: string } = {}) {
+  function rootfs(name: string, opts: { compression?: string; command?: string | null; packedSha?: string } = {}) {
     const dir = join(base, name, "rootfs");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "ramdisk.cpio"), "cpio bytes");
@@ -21,7 +22,8 @@ describe("the image stage takes the rootfs stage's compressed ramdisk only when 
       "/elsewhere/rootfs/ramdisk.cpio": { sha256: sha("cpio bytes"), size: 10 },
       "/elsewhere/rootfs/ramdisk.cpio.gz": { sha256: opts.packedSha ?? sha("gzip bytes"), size: 10 },
     };
-    writeFileSync(join(dir, "manifest.json"), JSON.stringify({ sizes: { compression: opts.compression ?? "gzip" }, files }));
+    const command = opts.command === undefined ? compressCommandLine((opts.compression ?? "gzip") as Compression) : opts.command;
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify({ sizes: { compression: opts.compression ?? "gzip", ...(command === null ? {} : { command }) }, files }));
     return join(dir, "ramdisk.cpio");
   }
 
@@ -38,6 +40,11 @@ describe("the image stage takes the rootfs stage's compressed ramdisk only when 
     expect(await packedByRootfs(rootfs("lzma"), sha("cpio bytes"), "lzma")).toBeUndefined();
     expect(await packedByRootfs(rootfs("xz", { compression: "xz" }), sha("cpio bytes"), "gzip")).toBeUndefined();
     expect(await packedByRootfs(rootfs("none"), sha("cpio bytes"), "none")).toBeUndefined();
+  });
+
+  it("not when it was made by another command line for the same kind (another level), or by a kiln that did not record one", async () => {
+    expect(await packedByRootfs(rootfs("level", { command: "gzip -1n -c" }), sha("cpio bytes"), "gzip")).toBeUndefined();
+    expect(await packedByRootfs(rootfs("unrecorded", { command: null }), sha("cpio bytes"), "gzip")).toBeUndefined();
   });
 
   it("not when the compressed file changed since the manifest recorded it", async () => {
