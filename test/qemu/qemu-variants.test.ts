@@ -83,25 +83,22 @@ describe("kiln config and kiln build share the config stage", () => {
 
 describe("reproducible builds", () => {
   it("two clean builds of the kernel in two output directories give the same image, byte for byte", async () => {
+    // The shared build is the first clean build (made here, or earlier and kept by the stage cache: the same bytes).
     await buildVirt(out);
     // The root filesystem carries a host key made for each build: the same ramdisk goes into both.
     const ramdisk = join(testWork(), "repro-ramdisk.cpio");
     copyFileSync(join(out, "rootfs", "ramdisk.cpio"), ramdisk);
-    const a = join(testWork(), "repro-a");
     const b = join(testWork(), "repro-b");
-    const first = JSON.parse((await buildVirt(a, "--ramdisk", ramdisk)).stdout) as { stages: { stage: string; how: string }[]; image: string };
     // --no-cache: really configure and compile again (ccache makes it quick), not restore.
-    const second = JSON.parse((await buildVirt(b, "--ramdisk", ramdisk, "--no-cache")).stdout) as typeof first;
+    const second = JSON.parse((await buildVirt(b, "--ramdisk", ramdisk, "--no-cache")).stdout) as { stages: { stage: string; how: string }[]; image: string };
     expect(second.stages.map((s) => `${s.stage}=${s.how}`)).toEqual(["config=built", "kernel=built", "image=built"]);
-    expect(existsSync(join(b, "kernel", "arch", "arm", "boot", "zImage"))).toBe(true);
     const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
-    expect(sha(join(b, "kernel", "arch", "arm", "boot", "zImage"))).toBe(sha(join(a, "kernel", "arch", "arm", "boot", "zImage")));
-    expect(sha(second.image)).toBe(sha(first.image));
-    // Both compressed the copied cpio themselves; the shared build's image stage took the rootfs stage's
+    expect(sha(join(b, "kernel", "arch", "arm", "boot", "zImage"))).toBe(sha(join(out, "kernel", "arch", "arm", "boot", "zImage")));
+    // The second build compressed the copied cpio itself; the shared build's image stage took the rootfs stage's
     // compressed file of the same cpio instead (rootfs-packed.ts): the same bytes either way.
-    expect(sha(image)).toBe(sha(first.image));
+    expect(sha(second.image)).toBe(sha(image));
     const ramdiskPart = (dir: string) => (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { ramdiskPart: { from: string } }).ramdiskPart.from;
-    expect([ramdiskPart(out), ramdiskPart(a), ramdiskPart(b)]).toEqual(["rootfs stage", "compressed here", "compressed here"]);
+    expect([ramdiskPart(out), ramdiskPart(b)]).toEqual(["rootfs stage", "compressed here"]);
   }, 3_600_000);
 });
 
