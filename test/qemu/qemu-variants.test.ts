@@ -92,6 +92,7 @@ describe("reproducible builds", () => {
     // --no-cache: really configure and compile again (ccache makes it quick), not restore.
     const second = JSON.parse((await buildVirt(b, "--ramdisk", ramdisk, "--no-cache")).stdout) as { stages: { stage: string; how: string }[]; image: string };
     expect(second.stages.map((s) => `${s.stage}=${s.how}`)).toEqual(["config=built", "kernel=built", "image=built"]);
+    expect(existsSync(join(b, "kernel", "arch", "arm", "boot", "zImage"))).toBe(true);
     const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
     expect(sha(join(b, "kernel", "arch", "arm", "boot", "zImage"))).toBe(sha(join(out, "kernel", "arch", "arm", "boot", "zImage")));
     // The second build compressed the copied cpio itself; the shared build's image stage took the rootfs stage's

@@ -1,11 +1,12 @@
 import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { restoreOutputs, storeOutputs } from "../../src/stage/store.js";
 
 describe("the stage cache's copy of a stage's outputs", () => {
   it("restored into another output directory: its JSON names the new directory; a link out of the outputs is kept as a link, and what it points to is never read nor changed", async () => {
-    const base = mkdtempSync(join(process.env.KILN_TEST_TMP ?? "/tmp", "stage-store-"));
+    const base = mkdtempSync(join(process.env.KILN_TEST_TMP ?? tmpdir(), "stage-store-"));
     const first = join(base, "first");
     const second = join(base, "second");
     // What `make modules_install` leaves: lib/modules/R/build, a link to the kernel's output directory.
