@@ -65,6 +65,10 @@ export function mmdebstrapArgs(input: Omit<DebootstrapInput, "log" | "signal" | 
     `--setup-hook=mkdir -p "$1"/var/cache/apt/archives/`,
     `--setup-hook=sync-in ${shellQuote(cache)} /var/cache/apt/archives/`,
     `--customize-hook=sync-out /var/cache/apt/archives ${shellQuote(cache)}`,
+    // sync-in brought in the cache's own partial/, owned by whichever user apt ran as in the run that made it (_apt,
+    // or root when _apt cannot read the target's path), and apt keeps an existing one as it is. Removed, mmdebstrap's
+    // `apt-get clean` makes it anew, so the root does not carry the cache's history.
+    `--customize-hook=rm -rf "$1"/var/cache/apt/archives/partial`,
     ...(profile.strip.aptLists ? [`--customize-hook=rm -rf "$1"/var/lib/apt/lists/*`] : []),
     profile.release,
     input.target,

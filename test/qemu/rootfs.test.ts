@@ -5,7 +5,7 @@
  * cgroup2 is mounted, br0 exists and has QEMU's DHCP address.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMON_DEVICES, SEED_DEVICES } from "../../src/rootfs/templates.js";
@@ -103,10 +103,19 @@ describe("kiln rootfs --board qemu-virt", () => {
     mkdirSync(join(own, "ssh-host-key"), { recursive: true, mode: 0o700 });
     copyFileSync(join(out, "ssh-host-key", "dropbear_ed25519_host_key"), join(own, "ssh-host-key", "dropbear_ed25519_host_key"));
     const debs = () => readdirSync(debCache).filter((f) => f.endsWith(".deb")).sort();
+    // The cache's partial/ owned by a user no run of apt would use: the new root must not depend on the cache's history.
+    const partial = join(debCache, "partial");
     const { debsBefore, again, debsAfter } = await withDebCache(async () => {
       const debsBefore = debs();
-      const again = await rootfs({ force: ["rootfs"], out: own });
-      return { debsBefore, again, debsAfter: debs() };
+      mkdirSync(partial, { recursive: true });
+      const owner = statSync(partial);
+      chownSync(partial, 4242, 4242);
+      try {
+        const again = await rootfs({ force: ["rootfs"], out: own });
+        return { debsBefore, again, debsAfter: debs() };
+      } finally {
+        chownSync(partial, owner.uid, owner.gid);
+      }
     });
     expect(again.outcome.ran).toBe(true);
     const m = JSON.parse(readFileSync(again.manifest, "utf8")) as Manifest;
