@@ -22,7 +22,8 @@ export interface InstancePaths {
   dir: string;
   flash0: string;
   flash1: string;
-  tftp: string;
+  /** The device tree QEMU hands U-Boot (machine.ts). */
+  ubootDtb: string;
   console: string;
   consoleSocket: string;
   pidFile: string;
@@ -56,7 +57,7 @@ export function instancePaths(name: string): InstancePaths {
     dir,
     flash0: join(dir, "flash0.img"),
     flash1: join(dir, "flash1.img"),
-    tftp: join(dir, "tftp"),
+    ubootDtb: join(dir, "u-boot.dtb"),
     console: join(dir, "console.log"),
     consoleSocket: socketPath(join(dir, "console.sock")),
     pidFile: join(dir, "qemu.pid"),

@@ -1,17 +1,22 @@
 /**
- * Start and stop the emulated board. U-Boot is given an environment that boots
- * the flash by itself on every reset: its stock bootcmd ends in `dhcp`, which
- * fetches boot.scr.uimg from QEMU's own TFTP server, and that script boots the
- * uImage in place in flash. So a reboot inside the guest boots whatever is in
- * flash now, without kiln typing anything.
+ * Start and stop the emulated board. U-Boot boots the flash by itself on every
+ * reset: QEMU hands it a device tree (its own, dumped with the options it runs
+ * with) whose /config node holds a bootcmd that boots the uImage in place in
+ * flash and a bootdelay of 0, which this U-Boot reads before its environment.
+ * So a reboot inside the guest boots whatever is in flash now, without kiln
+ * typing anything, and without the stock two-second countdown and the search
+ * through USB, SCSI, virtio, NVMe and DHCP that used to end in a boot script
+ * fetched over QEMU's TFTP (a boot's U-Boot part took 3.6-4.1 s and 1.8-2.5 s
+ * of host CPU that way; 1.1-1.7 s and 0.7 s now).
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Handlebars from "handlebars";
 import type { Board } from "../board/schema.js";
 import { InputError, KilnError } from "../errors.js";
 import { requireTool, run, spawnDetached, type StageLog } from "../exec.js";
+import { dumpQemuDtb } from "../image/qemu-dtb.js";
 import { clearRuntime, flashImage, freeLoopbackPort, type InstancePaths, isAlive, readInstance, writeBank, writeInstance } from "./instance.js";
 
 export type QemuBoard = Board & { qemu: NonNullable<Board["qemu"]> };
@@ -22,7 +27,7 @@ export function requireQemuBoard(board: Board): QemuBoard {
 }
 
 /** U-Boot commands that boot the uImage from flash (NOTES: fdt_high/initrd_high must be deleted, never saveenv). */
-export function bootScriptText(board: QemuBoard): string {
+export function bootCommands(board: QemuBoard): string[] {
   const bootargs = Handlebars.compile(board.qemu.bootargs, { noEscape: true })({ console: "ttyAMA0" });
   return [
     "echo kiln: booting the image in flash",
@@ -33,8 +38,23 @@ export function bootScriptText(board: QemuBoard): string {
     `setenv bootargs "${bootargs}"`,
     `bootm 0x${board.qemu.imageAddress.toString(16)}`,
     "echo kiln: bootm returned",
-    "",
-  ].join("\n");
+  ];
+}
+
+/**
+ * The device tree QEMU gives U-Boot: the machine's own (as the image's DTB part
+ * is), with /config bootcmd and bootdelay, which U-Boot's autoboot takes over
+ * its default environment (the environment in flash is never valid here: it
+ * would sit where the uImage starts).
+ */
+export async function prepareUBootDtb(board: QemuBoard, paths: InstancePaths, log: StageLog): Promise<string> {
+  const machine = await dumpQemuDtb(board.arch, { machine: board.qemu.machine, memory: board.qemu.memory, cpus: board.qemu.cpus }, join(paths.dir, "machine.dtb"), log);
+  const tmp = `${paths.ubootDtb}.tmp`;
+  await copyFile(machine, tmp);
+  await run("fdtput", ["-p", "-t", "i", tmp, "/config", "bootdelay", "0"], { log, what: "fdtput /config bootdelay" });
+  await run("fdtput", ["-t", "s", tmp, "/config", "bootcmd", bootCommands(board).join("; ")], { log, what: "fdtput /config bootcmd" });
+  await rename(tmp, paths.ubootDtb);
+  return paths.ubootDtb;
 }
 
 export function qemuArgs(board: QemuBoard, paths: InstancePaths, sshPort: number): string[] {
@@ -52,7 +72,9 @@ export function qemuArgs(board: QemuBoard, paths: InstancePaths, sshPort: number
     "-monitor", "none",
     "-drive", `if=pflash,format=raw,file=${paths.flash0}`,
     "-drive", `if=pflash,format=raw,file=${paths.flash1}`,
-    "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22,tftp=${paths.tftp}`,
+    // U-Boot's device tree (prepareUBootDtb): Linux gets the one inside the image.
+    "-dtb", paths.ubootDtb,
+    "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`,
     "-device", "virtio-net-device,netdev=n0",
     // A watchdog the virt machine can have (the AX3's Orion watchdog is not emulated): it resets the machine.
     "-device", "i6300esb",
@@ -65,7 +87,7 @@ export function qemuArgs(board: QemuBoard, paths: InstancePaths, sshPort: number
 }
 
 export async function prepareFlash(board: QemuBoard, paths: InstancePaths, image: string | undefined, log: StageLog): Promise<void> {
-  await mkdir(paths.tftp, { recursive: true });
+  await mkdir(paths.dir, { recursive: true });
   if (!existsSync(board.qemu.uboot)) {
     throw new InputError(`${board.qemu.uboot} does not exist`, `install it with: apt-get install ${board.qemu.ubootPackage}`);
   }
@@ -76,13 +98,8 @@ export async function prepareFlash(board: QemuBoard, paths: InstancePaths, image
     const example = `out/${board.name}/${board.qemu.image?.output ?? board.image?.output ?? "uImage"}`;
     throw new InputError(`instance flash ${paths.flash1} is empty`, `pass --image with a uImage (e.g. ${example}) to flash it first`);
   }
-  const script = join(paths.tftp, "boot.cmd");
-  await writeFile(script, bootScriptText(board));
-  await requireTool("mkimage", "u-boot-tools", "it packs U-Boot's boot script");
-  await run("mkimage", ["-A", "arm", "-O", "linux", "-T", "script", "-C", "none", "-n", "kiln boot", "-d", script, join(paths.tftp, "boot.scr.uimg")], {
-    log,
-    what: "mkimage boot script",
-  });
+  await requireTool("fdtput", "device-tree-compiler", "it writes U-Boot's boot command into the machine's device tree");
+  await prepareUBootDtb(board, paths, log);
 }
 
 export interface Started {

@@ -1,33 +1,54 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadBoard } from "../../src/board/load.js";
 import { BANK_SIZE, flashImage, instancePaths, writeBank } from "../../src/qemu/instance.js";
-import { bootScriptText, qemuArgs, requireQemuBoard } from "../../src/qemu/machine.js";
+import { bootCommands, prepareUBootDtb, qemuArgs, requireQemuBoard } from "../../src/qemu/machine.js";
 import { ensureDataDisk } from "../../src/qemu/data-disk.js";
 import { StageLog } from "../../src/exec.js";
 
 describe("the emulated board", () => {
   it("boots the uImage in place from the second bank, never saving the environment", async () => {
     const board = requireQemuBoard(await loadBoard("qemu-virt"));
-    const script = bootScriptText(board);
-    expect(script).toMatch(/^setenv fdt_high$/m);
-    expect(script).toMatch(/^setenv initrd_high$/m);
-    expect(script).toMatch(/^bootm 0x4000000$/m);
-    expect(script).toMatch(/setenv bootargs ".*console=ttyAMA0/);
+    const cmds = bootCommands(board);
+    expect(cmds).toContain("setenv fdt_high");
+    expect(cmds).toContain("setenv initrd_high");
+    expect(cmds).toContain("bootm 0x4000000");
+    expect(cmds.join("\n")).toMatch(/setenv bootargs ".*console=ttyAMA0/);
     // Partitions come from the DTB: a command-line mtdparts would override them.
-    expect(script).not.toMatch(/mtdparts=/);
-    expect(script).not.toMatch(/saveenv/);
+    expect(cmds.join("\n")).not.toMatch(/mtdparts=|saveenv/);
+  });
+
+  it("hands U-Boot QEMU's own device tree with the boot command and no countdown in /config, and nothing else changed", async () => {
+    const board = requireQemuBoard(await loadBoard("qemu-virt"));
+    const dir = mkdtempSync(join(tmpdir(), "kiln-uboot-dtb-"));
+    const paths = { ...instancePaths("unit"), dir, ubootDtb: join(dir, "u-boot.dtb") };
+    const dtb = await prepareUBootDtb(board, paths, new StageLog(join(dir, "dtb.log")));
+    expect(dtb).toBe(paths.ubootDtb);
+    const get = (node: string, prop: string, type = "s") => execFileSync("fdtget", ["-t", type, dtb, node, prop]).toString().trim();
+    expect(get("/config", "bootcmd")).toBe(bootCommands(board).join("; "));
+    expect(get("/config", "bootdelay", "i")).toBe("0");
+    expect(get("/", "compatible")).toBe("linux,dummy-virt");
+    // The machine's dump with /config added: the same tree otherwise (QEMU's 512 MiB at 0x40000000, its flash, its UART).
+    const dts = (f: string) => execFileSync("dtc", ["-q", "-I", "dtb", "-O", "dts", f]).toString();
+    const withoutConfig = join(dir, "without-config.dtb");
+    copyFileSync(dtb, withoutConfig);
+    execFileSync("fdtput", ["-r", withoutConfig, "/config"]);
+    expect(dts(withoutConfig)).toBe(dts(join(dir, "machine.dtb")));
+    expect(get("/memory@40000000", "reg", "x")).toBe("0 40000000 0 20000000");
+    const args = qemuArgs(board, paths, 2222).join(" ");
+    expect(args).toContain(`-dtb ${dtb}`);
+    expect(args).not.toMatch(/tftp=/);
   });
 
   it("the AX3 under QEMU: 1 GiB, its ramdisk and DTB kept below the kernel's lowmem, a data disk when the instance has one", async () => {
     const ax3 = requireQemuBoard(await loadBoard("openblocks-ax3"));
     expect(ax3.qemu.memory).toBe("1024");
-    const script = bootScriptText(ax3);
-    expect(script).toMatch(/^setenv initrd_high 0x6c000000$/m);
-    expect(script).toMatch(/^setenv fdt_high 0x6c000000$/m);
+    const cmds = bootCommands(ax3);
+    expect(cmds).toContain("setenv initrd_high 0x6c000000");
+    expect(cmds).toContain("setenv fdt_high 0x6c000000");
     const dir = mkdtempSync(join(tmpdir(), "kiln-disk-"));
     const paths = { ...instancePaths("unit-ax3"), dataDisk: join(dir, "data.img") };
     expect(qemuArgs(ax3, paths, 2222).join(" ")).not.toContain("virtio-blk-device");
