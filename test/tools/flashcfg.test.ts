@@ -59,6 +59,28 @@ describe("kiln's flashcfg", () => {
     expect(readFileSync(join(dir, "flashcfg.status"), "utf8")).toMatch(/ ok 5064 bytes written to .*mtd1 and verified\n$/);
   });
 
+  it("checks the data CRC over the data the header announces, also when bytes follow it (padding), and writes the whole file", async () => {
+    // The CRC is read straight from the file when the data ends it, through head -c when it does not: both ways here.
+    writeFileSync(join(devDir, "mtd1"), Buffer.alloc(1048576, 0xff));
+    const img = await image("padded", 7000);
+    const padded = Buffer.concat([readFileSync(img), Buffer.alloc(300, 0xa5)]);
+    const file = join(dir, "padded-whole.uImage");
+    writeFileSync(file, padded);
+    const r = await flashcfg(file);
+    expect(r.stderr).toBe("");
+    expect(r.exitCode).toBe(0);
+    expect(flashContent().subarray(0, padded.length).equals(padded)).toBe(true);
+    // One bit off in the data (not in the padding) is refused either way.
+    for (const [name, bytes] of [["flipped", Buffer.from(readFileSync(img))], ["flipped-padded", Buffer.from(padded)]] as const) {
+      bytes[64 + 100] = (bytes[64 + 100] ?? 0) ^ 1;
+      const f = join(dir, `${name}.uImage`);
+      writeFileSync(f, bytes);
+      const bad = await flashcfg(f);
+      expect(bad.exitCode, name).toBe(1);
+      expect(bad.stderr, name).toMatch(/bad data CRC/);
+    }
+  });
+
   it("one at a time: a second run while the lock is held writes nothing and names the holder, and leaves the holder's status alone", async () => {
     writeFileSync(join(devDir, "mtd1"), Buffer.alloc(1048576, 0xff));
     const img = await image("second", 3000);
