@@ -1,11 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadBoard } from "../../src/board/load.js";
 import { BANK_SIZE, flashImage, instancePaths, writeBank } from "../../src/qemu/instance.js";
-import { bootCommands, prepareUBootDtb, qemuArgs, requireQemuBoard } from "../../src/qemu/machine.js";
+import { bootCommands, prepareFlash, prepareUBootDtb, qemuArgs, requireQemuBoard } from "../../src/qemu/machine.js";
 import { ensureDataDisk } from "../../src/qemu/data-disk.js";
 import { StageLog } from "../../src/exec.js";
 
@@ -75,6 +75,17 @@ describe("the emulated board", () => {
     expect(args).toContain("hostfwd=tcp:127.0.0.1:2222-:22");
     expect(args).toContain(`logfile=${paths.console}`);
     expect(args).toContain("-M virt,highmem=off");
+  });
+
+  it("an --image that does not exist is refused before the instance's flash is touched", async () => {
+    const board = requireQemuBoard(await loadBoard("qemu-virt"));
+    const dir = mkdtempSync(join(tmpdir(), "kiln-noimage-"));
+    const paths = { ...instancePaths("unit"), dir, flash0: join(dir, "flash0.img"), flash1: join(dir, "flash1.img"), ubootDtb: join(dir, "u-boot.dtb") };
+    await writeBank(paths.flash1, Buffer.from("the image in flash"));
+    const before = readFileSync(paths.flash1);
+    await expect(prepareFlash(board, paths, join(dir, "missing.uImage"), new StageLog(join(dir, "q.log")))).rejects.toThrow(/image .*missing\.uImage does not exist/);
+    expect(readFileSync(paths.flash1).equals(before)).toBe(true);
+    expect(existsSync(paths.flash0)).toBe(false);
   });
 
   it("refuses a board that is not emulated", async () => {
