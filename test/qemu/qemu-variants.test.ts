@@ -5,7 +5,6 @@
  * Every variant is built in a directory of its own: the shared build under
  * ~/.cache/kiln/e2e is read, never changed, by this file.
  */
-import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -13,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { loadBoard } from "../../src/board/load.js";
 import { kiln, testWork } from "../support/cli.js";
 import { e2eKey as key } from "../support/e2e-key.js";
+import { earlierProof, proofKey, provenNote, recordProof, sha256File, stampInputs } from "../support/proofs.js";
 import { buildVirt, consoleLog, flashFile, startVirt as start, stateEnv, stopVirt as stop, virtImage as image, virtOut as out } from "../support/virt-board.js";
 
 const MiB = 1024 * 1024;
@@ -82,9 +82,14 @@ describe("kiln config and kiln build share the config stage", () => {
 });
 
 describe("reproducible builds", () => {
-  it("two clean builds of the kernel in two output directories give the same image, byte for byte", async () => {
+  it("two clean builds of the kernel in two output directories give the same image, byte for byte", async (ctx) => {
     // The shared build is the first clean build (made here, or earlier and kept by the stage cache: the same bytes).
     await buildVirt(out);
+    const zImage = join(out, "kernel", "arch", "arm", "boot", "zImage");
+    // Proven before for these very inputs and these very bytes: a clean build again would only repeat it (proofs.ts).
+    const proofId = proofKey({ test: sha256File(import.meta.filename), ...stampInputs(out, ["config", "kernel", "image"]), zImage: sha256File(zImage), image: sha256File(image) });
+    const earlier = earlierProof("kernel-clean-rebuild", proofId);
+    if (earlier) ctx.skip(provenNote(earlier, "a clean kernel build in another directory"));
     // The root filesystem carries a host key made for each build: the same ramdisk goes into both.
     const ramdisk = join(testWork(), "repro-ramdisk.cpio");
     copyFileSync(join(out, "rootfs", "ramdisk.cpio"), ramdisk);
@@ -93,13 +98,13 @@ describe("reproducible builds", () => {
     const second = JSON.parse((await buildVirt(b, "--ramdisk", ramdisk, "--no-cache")).stdout) as { stages: { stage: string; how: string }[]; image: string };
     expect(second.stages.map((s) => `${s.stage}=${s.how}`)).toEqual(["config=built", "kernel=built", "image=built"]);
     expect(existsSync(join(b, "kernel", "arch", "arm", "boot", "zImage"))).toBe(true);
-    const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
-    expect(sha(join(b, "kernel", "arch", "arm", "boot", "zImage"))).toBe(sha(join(out, "kernel", "arch", "arm", "boot", "zImage")));
+    expect(sha256File(join(b, "kernel", "arch", "arm", "boot", "zImage"))).toBe(sha256File(zImage));
     // The second build compressed the copied cpio itself; the shared build's image stage took the rootfs stage's
     // compressed file of the same cpio instead (rootfs-packed.ts): the same bytes either way.
-    expect(sha(second.image)).toBe(sha(image));
+    expect(sha256File(second.image)).toBe(sha256File(image));
     const ramdiskPart = (dir: string) => (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { ramdiskPart: { from: string } }).ramdiskPart.from;
     expect([ramdiskPart(out), ramdiskPart(b)]).toEqual(["rootfs stage", "compressed here"]);
+    await recordProof("kernel-clean-rebuild", proofId, { zImage: sha256File(zImage), image: sha256File(image) });
   }, 3_600_000);
 });
 

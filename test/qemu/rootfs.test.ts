@@ -8,11 +8,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cacheDir } from "../../src/paths.js";
 import { COMMON_DEVICES, SEED_DEVICES } from "../../src/rootfs/templates.js";
 import { execa } from "execa";
 import { kiln, testWork } from "../support/cli.js";
 import { e2eKey } from "../support/e2e-key.js";
 import { releaseBoardSlot, takeBoardSlot } from "../support/board-slots.js";
+import { earlierProof, listing, proofKey, provenNote, recordProof, sha256File, stampInputs } from "../support/proofs.js";
 import { withSharedDir } from "../support/shared-dir.js";
 import { buildVirt, debCache, virtOut as out, withDebCache } from "../support/virt-board.js";
 
@@ -96,7 +98,19 @@ describe("kiln rootfs --board qemu-virt", () => {
     expect(readFileSync(logFile, "utf8").slice(before)).not.toMatch(/^\$ /m);
   });
 
-  it("a re-run downloads no .deb twice: they come from kiln's cache", async () => {
+  it("a re-run downloads no .deb twice: they come from kiln's cache", async (ctx) => {
+    // Proven before with these very inputs, this .deb cache, this Debian base and this cpio: mmdebstrap again
+    // would only repeat it (proofs.ts).
+    const base = join(cacheDir(), "rootfs-base", `${(JSON.parse(readFileSync(first.manifest, "utf8")) as Manifest).debianBase.key}.tar`);
+    const proofId = proofKey({
+      test: sha256File(import.meta.filename),
+      ...stampInputs(out, ["rootfs"]),
+      cpio: sha256File(first.ramdisk),
+      debs: listing(debCache),
+      base: existsSync(base) ? String(statSync(base).size) : "none",
+    });
+    const earlier = earlierProof("rootfs-forced-mmdebstrap", proofId);
+    if (earlier) ctx.skip(provenNote(earlier, "a forced mmdebstrap from kiln's .deb cache"));
     // In a directory of its own, so the other files' boards need not wait minutes for this mmdebstrap run; the same
     // inputs as the shared build, its host key included (config and kernel come from the stage cache).
     const own = join(testWork(), "forced");
@@ -126,10 +140,12 @@ describe("kiln rootfs --board qemu-virt", () => {
     expect(m.debianBase.from).toBe("mmdebstrap");
     // Reproducible: the same inputs give the same cpio.
     expect(readFileSync(again.ramdisk).equals(readFileSync(first.ramdisk))).toBe(true);
+    await recordProof("rootfs-forced-mmdebstrap", proofId, { cpio: sha256File(again.ramdisk), debs: String(debsAfter.length) });
   }, 1_800_000);
 
   it("another root with the same packages (here: another authorised key) is packed from the cached Debian base: mmdebstrap does not run", async () => {
-    // The forced run above made (or refreshed) the base for these packages.
+    // The forced run above made (or refreshed) the base for these packages; when its earlier proof stood in for it,
+    // that base is still the one it made (the base is part of the proof's key).
     const own = join(testWork(), "other-key");
     const otherKey = join(testWork(), "other_ed25519");
     await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "other", "-f", otherKey]);

@@ -3,10 +3,12 @@
  * so the builds a file's beforeAll waits for are counted where they happen),
  * longest first: the CI budget is spent per file, and this shows where.
  */
-import type { Reporter, TestModule, Vitest } from "vitest/node";
+import type { Reporter, TestCase, TestModule, Vitest } from "vitest/node";
 
 export default class DurationsReporter implements Reporter {
   private readonly rows: { project: string; file: string; seconds: number; state: string }[] = [];
+  /** Tests skipped with a note (ctx.skip(note)): e.g. a proof an earlier run made with the same inputs (proofs.ts). */
+  private readonly skipped: string[] = [];
   private started = Date.now();
   private workers = 1;
 
@@ -23,7 +25,13 @@ export default class DurationsReporter implements Reporter {
     this.rows.push({ project: m.project.name, file: m.moduleId.replace(`${process.cwd()}/`, ""), seconds: (d.collectDuration + d.setupDuration + d.duration) / 1000, state: m.state() });
   }
 
+  onTestCaseResult(t: TestCase): void {
+    const r = t.result();
+    if (r.state === "skipped" && r.note) this.skipped.push(`  ${t.module.moduleId.replace(`${process.cwd()}/`, "")} > ${t.fullName}\n      ${r.note}`);
+  }
+
   onTestRunEnd(): void {
+    if (this.skipped.length > 0) process.stdout.write(`\nSkipped, and why (${this.skipped.length}):\n${this.skipped.join("\n")}\n`);
     if (this.rows.length === 0) return;
     const total = this.rows.reduce((s, r) => s + r.seconds, 0);
     const lines = this.rows
