@@ -233,6 +233,9 @@ export async function startSshd(): Promise<Sshd> {
   let fingerprint = await hostKey(dir);
   const port = await freePort();
   const config = join(dir, "sshd_config");
+  const boardPath = `${stubs}:/usr/bin:/bin`;
+  const home = join(dir, "home");
+  mkdirSync(home, { recursive: true });
   writeFileSync(
     config,
     [
@@ -253,7 +256,9 @@ export async function startSshd(): Promise<Sshd> {
       "PrintMotd no",
       "PrintLastLog no",
       "Subsystem sftp internal-sftp",
-      `SetEnv PATH=${stubs}:/usr/bin:/bin KILN_BOARD_ROOT=${root}`,
+      // HOME: an empty one of the board's own. Bash run by sshd reads ~/.bashrc, and this machine's user's (pyenv,
+      // cargo) started about a hundred processes in every session and put its own directories first on PATH.
+      `SetEnv PATH=${boardPath} HOME=${home} KILN_BOARD_ROOT=${root}`,
       "LogLevel VERBOSE",
       "",
     ].join("\n"),
@@ -293,9 +298,9 @@ export async function startSshd(): Promise<Sshd> {
     // Refuse to go on unless the board's reboot, flashcfg, sha256sum, apt-get, dpkg-query and ifupdown are the stubs:
     // a test that reached the real reboot would restart this build machine, the real apt-get change it.
     const tools = ["reboot", "flashcfg", "sha256sum", "apt-get", "dpkg-query", "ifup", "ifdown"];
-    const seen = (await sshRun(port, clientKey, `for c in ${tools.join(" ")}; do command -v $c; done; echo "$KILN_BOARD_ROOT"`)).trim().split("\n");
-    const want = [...tools.map((t) => join(stubs, t)), root];
-    if (seen.join("\n") !== want.join("\n")) throw new Error(`the test sshd's sessions do not see the stand-in board (PATH or SetEnv): got ${JSON.stringify(seen)}, want ${JSON.stringify(want)}`);
+    const seen = (await sshRun(port, clientKey, `for c in ${tools.join(" ")}; do command -v $c; done; echo "$KILN_BOARD_ROOT"; echo "$PATH"`)).trim().split("\n");
+    const want = [...tools.map((t) => join(stubs, t)), root, boardPath];
+    if (seen.join("\n") !== want.join("\n")) throw new Error(`the test sshd's sessions do not see the stand-in board (PATH, SetEnv, or a shell startup file changing PATH): got ${JSON.stringify(seen)}, want ${JSON.stringify(want)}`);
   } catch (err) {
     process.removeListener("exit", orphanGuard);
     await kill();
