@@ -31,21 +31,25 @@ host-deps:
 	else echo "host packages: all present"; fi
 
 # npm ci only when package-lock.json changed since the last install. The tree npm ci made for a
-# package-lock.json (and node version) is kept under kiln's cache and copied into the next clean
-# checkout: npm ci took about 30 s of every clean clone's run, the copy 3 s. The copy is filed
-# through a temporary name, so a cache entry is always a whole tree.
-KILN_CACHE := $(or $(KILN_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kiln)
-node_modules/.kiln-installed: package-lock.json
-	@key=$$( { cat package-lock.json; node --version; } | sha256sum | cut -c1-16 ); \
-	kept="$(KILN_CACHE)/node_modules/$$key"; \
+# package.json, package-lock.json, node and npm is kept under kiln's cache and copied into the next
+# clean checkout: npm ci took about 30 s of every clean clone's run, the copy 3 s. An entry is
+# filed whole under a temporary name and renamed (a rename onto an entry another run filed first
+# fails, and the copy is dropped); failing to keep one is only a warning; the newest three stay.
+KILN_CACHE := $(abspath $(or $(KILN_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kiln))
+node_modules/.kiln-installed: package.json package-lock.json
+	@key=$$( { cat package.json package-lock.json; node --version; npm --version; } | sha256sum | cut -c1-16 ); \
+	store="$(KILN_CACHE)/node_modules"; kept="$$store/$$key"; \
 	if [ -f "$$kept/.complete" ]; then \
-		rm -rf node_modules && cp -a "$$kept/node_modules" node_modules && \
+		rm -rf node_modules && cp -a "$$kept/node_modules" node_modules || exit 1; \
 		echo "node_modules: copied from $$kept (npm ci's tree for this package-lock.json)"; \
 	else \
-		npm ci --no-audit --no-fund && mkdir -p "$(KILN_CACHE)/node_modules" && \
-		tmp=$$(mktemp -d "$(KILN_CACHE)/node_modules/.tmp-XXXXXX") && \
-		cp -a node_modules "$$tmp/node_modules" && touch "$$tmp/.complete" && \
-		{ rm -rf "$$kept" && mv -T "$$tmp" "$$kept" || rm -rf "$$tmp"; }; \
+		npm ci --no-audit --no-fund || exit 1; \
+		tmp=""; \
+		{ mkdir -p "$$store" && tmp=$$(mktemp -d "$$store/.tmp-XXXXXX") && chmod 755 "$$tmp" && \
+		  cp -a node_modules "$$tmp/node_modules" && touch "$$tmp/.complete" && \
+		  { mv -T "$$tmp" "$$kept" 2>/dev/null || rm -rf "$$tmp"; }; } \
+		|| { echo "warning: node_modules not kept in $$store (the next clean checkout runs npm ci again)" >&2; [ -z "$$tmp" ] || rm -rf "$$tmp"; }; \
+		ls -1dt "$$store"/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf; \
 	fi
 	touch $@
 

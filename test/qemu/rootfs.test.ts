@@ -8,13 +8,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cacheDir } from "../../src/paths.js";
+import { baseDir, MAX_AGE_DAYS } from "../../src/rootfs/base-cache.js";
 import { COMMON_DEVICES, SEED_DEVICES } from "../../src/rootfs/templates.js";
 import { execa } from "execa";
 import { kiln, testWork } from "../support/cli.js";
 import { e2eKey } from "../support/e2e-key.js";
 import { releaseBoardSlot, takeBoardSlot } from "../support/board-slots.js";
-import { earlierProof, listing, proofKey, provenNote, recordProof, sha256File, stampInputs } from "../support/proofs.js";
+import { debFiles, earlierProof, hashFile, hostPackages, proofKey, provenNote, recordProof, stampInputs, testSources } from "../support/proofs.js";
 import { withSharedDir } from "../support/shared-dir.js";
 import { buildVirt, debCache, virtOut as out, withDebCache } from "../support/virt-board.js";
 
@@ -99,18 +99,24 @@ describe("kiln rootfs --board qemu-virt", () => {
   });
 
   it("a re-run downloads no .deb twice: they come from kiln's cache", async (ctx) => {
-    // Proven before with these very inputs, this .deb cache, this Debian base and this cpio: mmdebstrap again
-    // would only repeat it (proofs.ts).
-    const base = join(cacheDir(), "rootfs-base", `${(JSON.parse(readFileSync(first.manifest, "utf8")) as Manifest).debianBase.key}.tar`);
-    const proofId = proofKey({
-      test: sha256File(import.meta.filename),
-      ...stampInputs(out, ["rootfs"]),
-      cpio: sha256File(first.ramdisk),
-      debs: listing(debCache),
-      base: existsSync(base) ? String(statSync(base).size) : "none",
+    // Proven before with these very inputs, tools, .debs and cpio: mmdebstrap again would only repeat it (proofs.ts).
+    // Not for longer than kiln keeps a Debian base: this run reads the mirrors' indexes, and it is what makes the base
+    // the next test packs from again before kiln would drop it for its age.
+    const baseKey = (JSON.parse(readFileSync(first.manifest, "utf8")) as Manifest).debianBase.key;
+    const maxAgeDays = MAX_AGE_DAYS - 1;
+    const baseMeta = join(baseDir(), `${baseKey}.json`);
+    const baseAgeDays = existsSync(baseMeta) && existsSync(join(baseDir(), `${baseKey}.tar`)) ? (Date.now() - (JSON.parse(readFileSync(baseMeta, "utf8")) as { made: number }).made) / 86_400_000 : Infinity;
+    const proofParts = async () => ({
+      test: testSources(["qemu/rootfs.test.ts", "support/virt-board.ts", "support/cli.ts", "support/shared-dir.ts", "support/proofs.ts"]),
+      tools: hostPackages(["mmdebstrap", "qemu-user-static", "apt", "dpkg", "tar", "cpio", "kmod", "gzip", "debian-archive-keyring"]),
+      ...(await stampInputs(out, ["rootfs"])),
+      cpio: hashFile(first.ramdisk),
+      debs: await withDebCache(() => Promise.resolve(debFiles(debCache))),
+      base: baseKey,
     });
-    const earlier = earlierProof("rootfs-forced-mmdebstrap", proofId);
-    if (earlier) ctx.skip(provenNote(earlier, "a forced mmdebstrap from kiln's .deb cache"));
+    const proofId = proofKey(await proofParts());
+    const earlier = earlierProof("rootfs-forced-mmdebstrap", proofId, maxAgeDays);
+    if (earlier && baseAgeDays <= maxAgeDays) ctx.skip(provenNote(earlier, "a forced mmdebstrap from kiln's .deb cache"));
     // In a directory of its own, so the other files' boards need not wait minutes for this mmdebstrap run; the same
     // inputs as the shared build, its host key included (config and kernel come from the stage cache).
     const own = join(testWork(), "forced");
@@ -140,12 +146,13 @@ describe("kiln rootfs --board qemu-virt", () => {
     expect(m.debianBase.from).toBe("mmdebstrap");
     // Reproducible: the same inputs give the same cpio.
     expect(readFileSync(again.ramdisk).equals(readFileSync(first.ramdisk))).toBe(true);
-    await recordProof("rootfs-forced-mmdebstrap", proofId, { cpio: sha256File(again.ramdisk), debs: String(debsAfter.length) });
+    // Filed only when what it depends on did not change while it ran.
+    if (proofKey(await proofParts()) === proofId) await recordProof("rootfs-forced-mmdebstrap", proofId);
   }, 1_800_000);
 
   it("another root with the same packages (here: another authorised key) is packed from the cached Debian base: mmdebstrap does not run", async () => {
-    // The forced run above made (or refreshed) the base for these packages; when its earlier proof stood in for it,
-    // that base is still the one it made (the base is part of the proof's key).
+    // The forced run above made (or refreshed) the base for these packages; its record stands in for it only while
+    // that base is younger than kiln's limit for a base, less a day.
     const own = join(testWork(), "other-key");
     const otherKey = join(testWork(), "other_ed25519");
     await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "other", "-f", otherKey]);

@@ -19,6 +19,8 @@ export default class DurationsReporter implements Reporter {
 
   onTestRunStart(): void {
     this.started = Date.now();
+    this.rows.length = 0;
+    this.skipped.length = 0;
   }
 
   onTestModuleEnd(m: TestModule): void {
